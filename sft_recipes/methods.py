@@ -1,0 +1,98 @@
+"""The training method a recipe asks for: LoRA, QLoRA (4-bit base + LoRA) or full fine-tuning.
+
+Everything here is plain config building and checking, so a wrong combination fails before a model is loaded.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sft_recipes import SFTRecipesError
+
+
+class IncompatibleSettings(SFTRecipesError):
+    pass
+
+
+def method_name(model_args: Any) -> str:
+    if model_args.load_in_4bit or model_args.load_in_8bit:
+        return "qlora"
+    return "lora" if model_args.use_peft else "full"
+
+
+def check_method(model_args: Any, training_args: Any) -> None:
+    """One clear line for settings that cannot work together."""
+    if (model_args.load_in_4bit or model_args.load_in_8bit) and not model_args.use_peft:
+        raise IncompatibleSettings(
+            "load_in_4bit/load_in_8bit (QLoRA) needs use_peft: true: a quantized base cannot be fully fine-tuned"
+        )
+    if model_args.load_in_4bit and model_args.load_in_8bit:
+        raise IncompatibleSettings("choose one of load_in_4bit and load_in_8bit")
+    targets = model_args.lora_target_modules or []
+    if model_args.use_peft and any(t == "lm_head" or t.endswith(".lm_head") for t in targets):
+        raise IncompatibleSettings(
+            "LoRA on lm_head is not supported: the loss runs through a fused LM head; "
+            "list lm_head in lora_modules_to_save to train it fully instead"
+        )
+    if training_args.packing and training_args.packing_strategy == "wrapped":
+        raise IncompatibleSettings(
+            "packing_strategy: wrapped lets packed examples attend to each other and cuts responses; use bfd"
+        )
+    if training_args.padding_free and not training_args.packing and training_args.max_length is None:
+        raise IncompatibleSettings("padding_free without packing needs max_length")
+    if training_args.bf16 and training_args.fp16:
+        raise IncompatibleSettings("choose one of bf16 and fp16")
+
+
+def torch_dtype(model_args: Any, training_args: Any):
+    """Weights dtype: the recipe's ``dtype``, but never half precision on a CPU run that asked for fp32 training."""
+    import torch
+
+    name = model_args.dtype or "float32"
+    if name == "auto":
+        name = "bfloat16" if training_args.bf16 else "float16" if training_args.fp16 else "float32"
+    return getattr(torch, name)
+
+
+def quantization_config(model_args: Any, compute_dtype):
+    """QLoRA: 4-bit NF4 (double quant optional). ``bnb_4bit_quant_storage`` must match the dtype the other
+    weights are sharded in for DeepSpeed ZeRO-3 / FSDP (e.g. bfloat16), or sharding fails."""
+    if not (model_args.load_in_4bit or model_args.load_in_8bit):
+        return None
+    import torch
+    from transformers import BitsAndBytesConfig
+
+    if model_args.load_in_8bit:
+        return BitsAndBytesConfig(load_in_8bit=True)
+    storage = model_args.bnb_4bit_quant_storage
+    return BitsAndBytesConfig(
+        load_in_4bit=True,
+        bnb_4bit_quant_type=model_args.bnb_4bit_quant_type,
+        bnb_4bit_use_double_quant=model_args.use_bnb_nested_quant,
+        bnb_4bit_compute_dtype=compute_dtype,
+        bnb_4bit_quant_storage=getattr(torch, storage) if storage else torch.uint8,
+    )
+
+
+def lora_config(model_args: Any, new_token_ids: list[int] | None = None):
+    """LoRA from TRL's ModelConfig names. Rows of tokens the template added (ChatML on a base model) are trained
+    even under LoRA via peft's trainable tokens, which also covers a tied LM head."""
+    if not model_args.use_peft:
+        return None
+    from peft import LoraConfig
+
+    targets = model_args.lora_target_modules or "all-linear"
+    if isinstance(targets, list) and targets == ["all-linear"]:
+        targets = "all-linear"
+    return LoraConfig(
+        r=model_args.lora_r,
+        lora_alpha=model_args.lora_alpha,
+        lora_dropout=model_args.lora_dropout,
+        target_modules=targets,
+        target_parameters=model_args.lora_target_parameters,
+        modules_to_save=model_args.lora_modules_to_save,
+        task_type=model_args.lora_task_type,
+        use_rslora=model_args.use_rslora,
+        use_dora=model_args.use_dora,
+        trainable_token_indices={"embed_tokens": list(new_token_ids)} if new_token_ids else None,
+    )

@@ -1,0 +1,69 @@
+"""What a training run leaves behind for people: metrics.jsonl, a loss / eval-loss / token-accuracy plot, a summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+
+class MetricsLogger(TrainerCallback):
+    """Appends every logged step to metrics.jsonl (main process only)."""
+
+    def __init__(self, path: Path):
+        self.path = Path(path)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if not state.is_world_process_zero or not logs:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        row = {"step": state.global_step, "epoch": state.epoch, **logs}
+        with self.path.open("a", encoding="utf-8") as f:
+            f.write(json.dumps(row) + "\n")
+
+
+def read_metrics(path: Path) -> list[dict[str, Any]]:
+    path = Path(path)
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+
+
+def plot_training_curves(metrics_path: Path, out_png: Path) -> Path | None:
+    rows = read_metrics(metrics_path)
+    if not rows:
+        return None
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    panels = [("loss", "eval_loss", "loss"), ("mean_token_accuracy", "eval_mean_token_accuracy", "token accuracy")]
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, (train_key, eval_key, title) in zip(axes, panels):
+        for key, style, label in ((train_key, "-", "train"), (eval_key, "o--", "eval")):
+            pts = [(r["step"], r[key]) for r in rows if key in r]
+            if pts:
+                ax.plot(*zip(*pts), style, label=label)
+        ax.set_title(title)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    out_png.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out_png, dpi=110)
+    plt.close(fig)
+    return out_png
+
+
+def write_summary(output_dir: Path, summary: dict[str, Any]) -> None:
+    (output_dir / "summary.json").write_text(json.dumps(summary, indent=2))
+    lines = ["# Training summary", "", "| key | value |", "|---|---|"]
+    for key, value in summary.items():
+        if isinstance(value, float):
+            value = f"{value:.4g}"
+        lines.append(f"| {key} | {value} |")
+    lines += ["", "![training curves](training_curves.png)", ""]
+    (output_dir / "summary.md").write_text("\n".join(lines))

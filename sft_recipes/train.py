@@ -1,0 +1,197 @@
+"""Train: a recipe -> TRL's SFTTrainer on the pre-tokenized, verified labels from ``prepare``.
+
+    recipe -> check the method -> prepared data (tokenized once, main process first) -> model (+ LoRA / 4-bit)
+           -> SFTTrainer -> run dir: adapter or model, tokenizer + chat template, recipe.yaml, metrics.jsonl,
+              training_curves.png, summary.json / summary.md
+
+The same function runs under ``sft-recipes train`` and ``accelerate launch scripts/sft.py``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from sft_recipes import SFTRecipesError
+from sft_recipes.config import Recipe, load_recipe
+from sft_recipes.methods import check_method, lora_config, method_name, quantization_config, torch_dtype
+
+NO_RESUME = {"no", "false", "never", "none"}
+
+
+@dataclass
+class TrainResult:
+    output_dir: Path
+    global_step: int
+    train_loss: float
+    summary: dict[str, Any]
+
+
+def resolve_resume(output_dir: Path, requested: str | None) -> str | None:
+    """``resume_from_checkpoint``: a path, "latest"/None (the last checkpoint in output_dir if any), or "no"."""
+    from transformers.trainer_utils import get_last_checkpoint
+
+    if requested is not None and str(requested).lower() in NO_RESUME:
+        return None
+    if requested not in (None, "latest", "auto"):
+        if not Path(requested).is_dir():
+            raise SFTRecipesError(f"resume_from_checkpoint: no checkpoint directory at {requested}")
+        return str(requested)
+    if output_dir.is_dir():
+        return get_last_checkpoint(str(output_dir))
+    return None
+
+
+def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int]):
+    """The model as the method needs it: full precision, or 4-bit for QLoRA; embeddings resized for new tokens."""
+    import torch
+    from accelerate import PartialState
+
+    from sft_recipes.models import load_model
+
+    dtype = torch_dtype(recipe.model, recipe.training)
+    quant = quantization_config(recipe.model, compute_dtype=dtype)
+    kwargs: dict[str, Any] = {"attn_implementation": recipe.model.attn_implementation}
+    if quant is not None:
+        kwargs["quantization_config"] = quant
+        if torch.cuda.is_available():
+            kwargs["device_map"] = {"": PartialState().local_process_index}
+    model = load_model(recipe.model.model_name_or_path, dtype=dtype, **kwargs)
+    if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
+        # New special tokens (ChatML on a base model): new rows start at the mean embedding, and are trained.
+        model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
+    model.config.pad_token_id = tokenizer.pad_token_id
+    model.config.eos_token_id = tokenizer.eos_token_id
+    model.generation_config.pad_token_id = tokenizer.pad_token_id
+    model.generation_config.eos_token_id = _stop_token_ids(tokenizer, model.generation_config.eos_token_id)
+    model.config.use_cache = False
+    return model
+
+
+def _stop_token_ids(tokenizer, current) -> list[int] | int:
+    ids = [tokenizer.eos_token_id]
+    for extra in ([current] if isinstance(current, int) else current or []):
+        if extra is not None and extra not in ids and extra < len(tokenizer):
+            ids.append(extra)
+    return ids[0] if len(ids) == 1 else ids
+
+
+def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
+    from trl import SFTTrainer
+
+    from sft_recipes.run_log import MetricsLogger
+
+    model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids)
+    peft_config = lora_config(recipe.model, prepared.new_token_ids)
+    train_ds = prepared.dataset["train"]
+    eval_ds = prepared.dataset["validation"] if "validation" in prepared.dataset else None
+    if eval_ds is not None and len(eval_ds) == 0:
+        eval_ds = None
+    args = recipe.training
+    if eval_ds is None and args.eval_strategy != "no":
+        args.eval_strategy = "no"
+    trainer = SFTTrainer(
+        model=model,
+        args=args,
+        train_dataset=train_ds,
+        eval_dataset=eval_ds,
+        processing_class=prepared.tokenizer,
+        peft_config=peft_config,
+        callbacks=[MetricsLogger(Path(args.output_dir) / "metrics.jsonl"), *(callbacks or [])],
+    )
+    return trainer
+
+
+def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
+    from sft_recipes.prepare import ensure_prepared
+    from sft_recipes.run_log import plot_training_curves, write_summary
+
+    check_method(recipe.model, recipe.training)
+    output_dir = Path(recipe.training.output_dir)
+    resume = resolve_resume(output_dir, recipe.training.resume_from_checkpoint)
+    prepared = ensure_prepared(recipe)
+    trainer = build_trainer(recipe, prepared, callbacks)
+    if resume:
+        trainer.accelerator.print(f"[sft-recipes] resuming from {resume}")
+    t0 = time.perf_counter()
+    result = trainer.train(resume_from_checkpoint=resume)
+    seconds = time.perf_counter() - t0
+
+    eval_metrics = {}
+    if trainer.eval_dataset is not None:
+        eval_metrics = trainer.evaluate()
+    trainer.save_model(str(output_dir))
+    summary: dict[str, Any] = {}
+    if trainer.is_world_process_zero():
+        prepared.tokenizer.save_pretrained(output_dir)
+        trainer.model.generation_config.save_pretrained(output_dir)
+        (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+        summary = _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume)
+        write_summary(output_dir, summary)
+        plot_training_curves(output_dir / "metrics.jsonl", output_dir / "training_curves.png")
+        trainer.accelerator.print(
+            f"[sft-recipes] done: {summary['global_step']} steps, train loss {summary['train_loss']:.4f}"
+            + (f", eval loss {summary['eval_loss']:.4f}" if "eval_loss" in summary else "")
+            + f" -> {output_dir}"
+        )
+    return TrainResult(output_dir, trainer.state.global_step, result.training_loss, summary)
+
+
+def _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume) -> dict[str, Any]:
+    from sft_recipes.models import resolve_model
+
+    state = trainer.state
+    logs = [h for h in state.log_history if "loss" in h]
+    tokens = next((h["num_tokens"] for h in reversed(state.log_history) if "num_tokens" in h), None)
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    total = sum(p.numel() for p in trainer.model.parameters())
+    resolved = resolve_model(recipe.model.model_name_or_path)
+    summary = {
+        "method": method_name(recipe.model),
+        "base_model": resolved.base_hub_id or resolved.display_name,
+        "model_name_or_path": recipe.model.model_name_or_path or "embedded",
+        "global_step": state.global_step,
+        "epochs": state.epoch,
+        "train_loss": result.training_loss,
+        "final_logged_loss": logs[-1]["loss"] if logs else None,
+        "first_logged_loss": logs[0]["loss"] if logs else None,
+        "train_rows": len(prepared.dataset["train"]),
+        "validation_rows": len(prepared.dataset["validation"]) if "validation" in prepared.dataset else 0,
+        "train_seconds": round(seconds, 2),
+        "seconds_per_step": round(seconds / max(state.global_step, 1), 3),
+        "tokens_seen": tokens,
+        "tokens_per_second": round(tokens / seconds, 1) if tokens and seconds > 0 else None,
+        "trainable_parameters": trainable,
+        "total_parameters": total,
+        "resumed_from": resume,
+        "chat_template": recipe.data.chat_template,
+        "new_token_ids": prepared.new_token_ids,
+    }
+    if eval_metrics.get("eval_loss") is not None:
+        summary["eval_loss"] = eval_metrics["eval_loss"]
+        summary["eval_perplexity"] = math.exp(min(eval_metrics["eval_loss"], 50))
+        if "eval_mean_token_accuracy" in eval_metrics:
+            summary["eval_mean_token_accuracy"] = eval_metrics["eval_mean_token_accuracy"]
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="sft-recipes train",
+        description="Fine-tune with a recipe. Any recipe key can be overridden: --key value.",
+    )
+    parser.add_argument("--config", help="recipe YAML (default: all defaults = the quickstart setup)")
+    args, overrides = parser.parse_known_args(argv)
+    recipe = load_recipe(args.config, overrides)
+    result = train(recipe)
+    if result.summary:
+        print(json.dumps({k: result.summary[k] for k in ("global_step", "train_loss", "train_seconds")}))
+    return 0
