@@ -13,7 +13,7 @@ from sft_recipes import SFTRecipesError, __version__
 COMMANDS: dict[str, tuple[str | None, str]] = {
     "prepare": (None, "clean, split, render and label a recipe's data; write reports"),
     "preview": (None, "show rows token by token, trained vs masked"),
-    "train": (None, "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
+    "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
     "eval": (None, "held-out loss, task metrics, base vs tuned"),
     "judge": (None, "LLM-as-a-judge: single scores or pairwise with position swap"),
     "export": (None, "save an adapter or merged model with a model card; push to the Hub"),

@@ -186,8 +186,12 @@ def _field_index() -> dict[str, tuple[str, dataclasses.Field]]:
     return index
 
 
+# Set by launchers, never written in a recipe: not worth suggesting.
+_NOT_SUGGESTED = {"local_rank", "hub_token", "deepspeed", "debug", "fsdp"}
+
+
 def _suggest(key: str, candidates) -> str:
-    close = difflib.get_close_matches(key, list(candidates), n=1, cutoff=0.6)
+    close = difflib.get_close_matches(key, [c for c in candidates if c not in _NOT_SUGGESTED], n=1, cutoff=0.6)
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 

@@ -1,0 +1,203 @@
+"""The prepare report: what the data looks like after cleaning, splitting and labelling, as JSON, markdown and plots.
+
+Measures people check before spending compute: token lengths (total and response), response length per instruction
+type, instruction-type counts, repeated openings, diversity (unique-instruction ratio), the split-overlap check (must
+be 0), decoded sample rows with trained spans marked, and the shapes of one collated batch.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+PREFIX_WORDS = 4
+
+
+def _user_text(row: dict) -> str:
+    return next((m["content"] for m in row["messages"] if m["role"] == "user"), "")
+
+
+def _percentiles(values: list[int]) -> dict[str, float]:
+    if not values:
+        return {}
+    s = sorted(values)
+
+    def pct(p: float) -> int:
+        return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
+
+    return {"min": s[0], "mean": round(statistics.fmean(s), 1), "p50": pct(0.5), "p95": pct(0.95), "max": s[-1]}
+
+
+def token_stats(tokenized_rows: list[dict]) -> dict[str, Any]:
+    total = [len(r["input_ids"]) for r in tokenized_rows]
+    trained = [sum(1 for x in r["labels"] if x != -100) for r in tokenized_rows]
+    by_task: dict[str, list[int]] = defaultdict(list)
+    for r, t in zip(tokenized_rows, trained):
+        by_task[r.get("task") or "(none)"].append(t)
+    return {
+        "rows": len(total),
+        "total_tokens": sum(total),
+        "trained_tokens": sum(trained),
+        "trained_share": round(sum(trained) / max(sum(total), 1), 4),
+        "length": _percentiles(total),
+        "response_length": _percentiles(trained),
+        "response_length_by_task": {k: _percentiles(v) for k, v in sorted(by_task.items())},
+    }
+
+
+def text_stats(rows: list[dict]) -> dict[str, Any]:
+    instructions = [_user_text(r) for r in rows]
+    responses = [m["content"] for r in rows for m in r["messages"] if m["role"] == "assistant"]
+    tasks = Counter(r.get("task") or "(none)" for r in rows)
+
+    def openings(texts: list[str]) -> list[tuple[str, int]]:
+        c = Counter(" ".join(t.split()[:PREFIX_WORDS]).lower() for t in texts if t.strip())
+        return [(k, v) for k, v in c.most_common(10) if v > 1]
+
+    unique = len(set(instructions))
+    return {
+        "task_counts": dict(sorted(tasks.items())),
+        "unique_instruction_ratio": round(unique / max(len(instructions), 1), 4),
+        "repeated_instruction_openings": openings(instructions),
+        "repeated_response_openings": openings(responses),
+    }
+
+
+def collated_batch_shapes(tokenized_rows: list[dict], pad_token_id: int, batch_size: int = 4) -> dict[str, Any]:
+    """Shapes of a real batch as the trainer's collator builds it (padded, and padding-free)."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    sample = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in tokenized_rows[:batch_size]]
+    if not sample:
+        return {}
+    out = {}
+    for name, free in (("padded", False), ("padding_free", True)):
+        batch = DataCollatorForLanguageModeling(pad_token_id=pad_token_id, padding_free=free)(sample)
+        out[name] = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape") and v.dim() > 0}
+    return out
+
+
+def build_report(
+    splits: dict[str, list[dict]],
+    tokenized: dict[str, list[dict]],
+    load_counts: dict[str, Any],
+    rejects: list[dict],
+    overlap: dict[str, Any],
+    samples: list[str],
+    pad_token_id: int,
+    extra: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    reasons = Counter(r["reason"].split(":")[0] for r in rejects)
+    return {
+        "counts": {name: len(rows) for name, rows in tokenized.items()},
+        "sources": load_counts,
+        "rejected": sum(reasons.values()),
+        "reject_reasons": dict(reasons.most_common()),
+        "overlap": overlap,
+        "text": {name: text_stats(rows) for name, rows in splits.items()},
+        "tokens": {name: token_stats(rows) for name, rows in tokenized.items()},
+        "collated_batch": collated_batch_shapes(tokenized.get("train", []), pad_token_id),
+        "samples": samples,
+        **(extra or {}),
+    }
+
+
+def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]], out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    out_dir.mkdir(parents=True, exist_ok=True)
+    train_tok = tokenized.get("train", [])
+    train_rows = splits.get("train", [])
+    paths = []
+
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    for ax, (title, values) in zip(
+        axes,
+        (
+            ("tokens per row (train)", [len(r["input_ids"]) for r in train_tok]),
+            ("trained (response) tokens per row", [sum(x != -100 for x in r["labels"]) for r in train_tok]),
+        ),
+    ):
+        ax.hist(values, bins=40, color="#4c72b0")
+        ax.set_title(title)
+        ax.set_xlabel("tokens")
+        ax.set_ylabel("rows")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "token_lengths.png", plt))
+
+    by_task: dict[str, list[int]] = defaultdict(list)
+    for r in train_tok:
+        by_task[r.get("task") or "(none)"].append(sum(x != -100 for x in r["labels"]))
+    counts = Counter(r.get("task") or "(none)" for r in train_rows)
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    names = sorted(by_task)
+    if names:
+        axes[0].boxplot([by_task[n] for n in names], tick_labels=names, vert=True)
+        axes[0].tick_params(axis="x", rotation=30)
+    axes[0].set_title("response tokens by instruction type")
+    axes[1].bar(list(counts), list(counts.values()), color="#55a868")
+    axes[1].tick_params(axis="x", rotation=30)
+    axes[1].set_title("rows per instruction type (train)")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "instruction_types.png", plt))
+
+    stats = text_stats(train_rows)
+    openings = stats["repeated_instruction_openings"][:8]
+    fig, ax = plt.subplots(figsize=(10, 3.6))
+    if openings:
+        ax.barh([o for o, _ in openings][::-1], [n for _, n in openings][::-1], color="#c44e52")
+    ax.set_title(f"most repeated instruction openings (unique-instruction ratio {stats['unique_instruction_ratio']:.2f})")
+    ax.set_xlabel("rows")
+    fig.tight_layout()
+    paths.append(_save(fig, out_dir / "repeated_openings.png", plt))
+    return paths
+
+
+def _save(fig, path: Path, plt) -> Path:
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
+def write_report(report: dict[str, Any], out_dir: Path, plots: list[Path]) -> None:
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2, default=str))
+    lines = ["# Data preparation report", ""]
+    lines += ["| split | rows | tokens | trained tokens | trained share | mean length | max length |", "|---|---|---|---|---|---|---|"]
+    for name, t in report["tokens"].items():
+        lines.append(
+            f"| {name} | {t['rows']} | {t['total_tokens']} | {t['trained_tokens']} | {t['trained_share']:.1%} "
+            f"| {t['length'].get('mean', 0)} | {t['length'].get('max', 0)} |"
+        )
+    lines += ["", f"Rejected rows: **{report['rejected']}** (see rejects.jsonl)", ""]
+    for reason, n in report["reject_reasons"].items():
+        lines.append(f"- {reason}: {n}")
+    ov = report["overlap"]
+    lines += ["", f"Split overlap (must be 0): **{ov.get('total', ov)}**", ""]
+    train_text = report["text"].get("train", {})
+    if train_text:
+        lines += [
+            f"Unique-instruction ratio (train): {train_text['unique_instruction_ratio']:.3f}",
+            "",
+            "Instruction types (train): "
+            + ", ".join(f"{k} {v}" for k, v in train_text["task_counts"].items()),
+            "",
+        ]
+        if train_text["repeated_instruction_openings"]:
+            lines.append("Most repeated instruction openings: " + "; ".join(
+                f"\"{o}\" x{n}" for o, n in train_text["repeated_instruction_openings"][:5]))
+            lines.append("")
+    if report.get("collated_batch"):
+        lines += ["Collated batch of 4 (train): " + json.dumps(report["collated_batch"]), ""]
+    for p in plots:
+        lines += [f"![{p.stem}](plots/{p.name})", ""]
+    if report["samples"]:
+        lines += ["## Sample rows (trained tokens between [[ ]])", ""]
+        for s in report["samples"]:
+            lines += ["```", s, "```", ""]
+    (out_dir / "report.md").write_text("\n".join(lines))

@@ -1,0 +1,85 @@
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+
+from sft_recipes.config import RecipeError, load_recipe
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def write(tmp_path, data, name="r.yaml"):
+    p = tmp_path / name
+    p.write_text(yaml.safe_dump(data) if isinstance(data, dict) else data)
+    return p
+
+
+def test_yaml_maps_onto_trl_dataclasses(tmp_path):
+    from trl import ModelConfig, SFTConfig
+
+    p = write(tmp_path, {"model_name_or_path": "x/y", "lora_r": 8, "use_peft": True, "learning_rate": "1e-4",
+                         "max_length": 256, "train_on": "last_assistant", "eval_max_new_tokens": 32})
+    r = load_recipe(p)
+    assert isinstance(r.model, ModelConfig) and isinstance(r.training, SFTConfig)
+    assert (r.model.lora_r, r.model.use_peft, r.training.learning_rate) == (8, True, 1e-4)
+    assert r.training.max_length == 256 and r.data.train_on == "last_assistant" and r.eval.eval_max_new_tokens == 32
+    assert r.training.output_dir == "runs/r"
+
+
+def test_cli_overrides_win(tmp_path):
+    p = write(tmp_path, {"lora_r": 8, "learning_rate": 1e-4})
+    r = load_recipe(p, ["--lora_r", "32", "--learning_rate=5e-5", "--use_peft"])
+    assert r.model.lora_r == 32 and r.training.learning_rate == 5e-5 and r.model.use_peft is True
+
+
+@pytest.mark.parametrize(
+    "data, message",
+    [
+        ({"lora_rank": 8}, "unknown recipe key 'lora_rank' (did you mean 'lora_r'?)"),
+        ({"learnig_rate": 1e-4}, "did you mean 'learning_rate'?"),
+        ({"lora_r": "eight"}, "recipe key 'lora_r' expects int, got str 'eight'"),
+        ({"use_peft": "maybe"}, "recipe key 'use_peft' expects bool"),
+        ({"train_on": "assistants"}, "train_on: unknown value 'assistants' (did you mean 'assistant'?)"),
+        ({"datasets": [{"path": "a.json", "fromat": "alpaca"}]}, "did you mean 'format'?"),
+        ({"datasets": [{"path": "a.json", "format": "alpacca"}]}, "did you mean 'alpaca'?"),
+        ({"validation_size": 0.6, "test_size": 0.5}, "must leave rows for training"),
+    ],
+)
+def test_bad_recipes_fail_with_one_line(tmp_path, data, message):
+    with pytest.raises(RecipeError) as e:
+        load_recipe(write(tmp_path, data))
+    assert message in str(e.value) and "\n" not in str(e.value)
+
+
+def test_missing_and_malformed_files(tmp_path):
+    with pytest.raises(RecipeError, match="recipe file not found"):
+        load_recipe(tmp_path / "nope.yaml")
+    with pytest.raises(RecipeError, match=r"not valid YAML at .*r.yaml:2"):
+        load_recipe(write(tmp_path, "lora_r: 8\n  use_peft: true\n"))
+
+
+def test_cpu_precision_default(tmp_path):
+    import torch
+
+    r = load_recipe(None)
+    if not torch.cuda.is_available():
+        assert r.training.bf16 is False and r.training.fp16 is False
+        with pytest.raises(RecipeError, match="invalid training settings: .*bf16"):
+            load_recipe(None, ["--bf16", "true"])
+
+
+def test_shipped_recipes_parse():
+    paths = sorted((ROOT / "recipes").rglob("*.yaml"))
+    assert len(paths) >= 6
+    for p in paths:
+        load_recipe(p)
+
+
+def test_cli_prints_one_line_for_unknown_key(tmp_path):
+    p = write(tmp_path, {"lora_rank": 8})
+    proc = subprocess.run([sys.executable, "-m", "sft_recipes.cli", "train", "--config", str(p)],
+                          capture_output=True, text=True)
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines()[-1] == "error: unknown recipe key 'lora_rank' (did you mean 'lora_r'?)"
