@@ -11,10 +11,10 @@ from sft_recipes import SFTRecipesError, __version__
 
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str | None, str]] = {
-    "prepare": (None, "clean, split, render and label a recipe's data; write reports"),
+    "prepare": ("sft_recipes.prepare", "clean, split, render and label a recipe's data; write reports"),
     "preview": (None, "show rows token by token, trained vs masked"),
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
-    "eval": (None, "held-out loss, task metrics, base vs tuned"),
+    "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": (None, "LLM-as-a-judge: single scores or pairwise with position swap"),
     "export": (None, "save an adapter or merged model with a model card; push to the Hub"),
     "quickstart": (None, "the whole flow on the embedded model and data, with a report"),

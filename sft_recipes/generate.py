@@ -1,0 +1,247 @@
+"""Batched generation that stops where the model's turn ends.
+
+A fine-tuned model that "never stops" is usually one whose end-of-turn token differs from its EOS
+(``<|im_end|>`` vs ``<|endoftext|>``, ``<|eot_id|>`` vs ``<|end_of_text|>``): generation must stop at both.
+Templates without an end-of-turn token (Alpaca's ``### Response:``) end a turn with text, so they stop at
+stop strings, and the returned text is cut there too (the stopping check only sees whole tokens).
+
+Batches are left-padded (a decoder continues from the last position of every row) and built from
+prompts of similar length, so little compute goes to padding; answers come back in the input order.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Sequence, Union
+
+from sft_recipes import SFTRecipesError
+from sft_recipes.conversation import chat_messages
+
+Prompt = Union[str, Sequence[dict[str, Any]]]  # raw text, or chat messages rendered with the chat template
+
+# Tokens that end a turn or a document in common templates; used when the tokenizer has them as added tokens.
+END_OF_TURN_TOKENS = (
+    "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<|end_of_text|>", "</s>",
+    "<|eom_id|>",
+)
+# Templates whose turns end with text, not a token: a marker in the template -> the strings to stop at.
+TEMPLATE_STOP_STRINGS = {"### Response": ["###"], "### Assistant": ["###"]}
+
+
+class GenerationError(SFTRecipesError):
+    pass
+
+
+def stop_token_ids(tokenizer, model=None) -> list[int]:
+    """EOS, the model's configured EOS ids, and every end-of-turn token the tokenizer knows."""
+    ids: list[int] = []
+    if tokenizer.eos_token_id is not None:
+        ids.append(tokenizer.eos_token_id)
+    if model is not None and getattr(model, "generation_config", None) is not None:
+        configured = model.generation_config.eos_token_id
+        ids.extend(configured if isinstance(configured, list) else [configured] if configured is not None else [])
+    added = tokenizer.get_added_vocab()
+    ids.extend(added[tok] for tok in END_OF_TURN_TOKENS if tok in added)
+    return list(dict.fromkeys(ids))
+
+
+def template_stop_strings(tokenizer) -> list[str]:
+    """Stop strings implied by the tokenizer's chat template (e.g. ``###`` for Alpaca-style templates)."""
+    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
+    out: list[str] = []
+    for marker, strings in TEMPLATE_STOP_STRINGS.items():
+        if marker in (template or ""):
+            out.extend(s for s in strings if s not in out)
+    return out
+
+
+def render_prompt(tokenizer, prompt: Prompt) -> tuple[str, bool]:
+    """The text the model continues, and whether the tokenizer should add its special tokens.
+
+    A rendered chat template already holds BOS and every special token it needs; adding them again
+    would give the model a prompt it never saw in training.
+    """
+    if isinstance(prompt, str):
+        return prompt, True
+    if not tokenizer.chat_template:
+        raise GenerationError(
+            "the tokenizer has no chat template: give raw text prompts, or set a chat template (data.chat_template)"
+        )
+    text = tokenizer.apply_chat_template(chat_messages(list(prompt)), tokenize=False, add_generation_prompt=True)
+    return text, False
+
+
+def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
+    """Text before the earliest stop string (the stop criterion fires only after the string is generated)."""
+    cut = len(text)
+    for s in stop_strings:
+        i = text.find(s)
+        if i != -1:
+            cut = min(cut, i)
+    return text[:cut]
+
+
+def _tokenize_prompts(tokenizer, prompts: Sequence[Prompt]) -> list[list[int]]:
+    out = []
+    for p in prompts:
+        text, add_special = render_prompt(tokenizer, p)
+        out.append(tokenizer(text, add_special_tokens=add_special)["input_ids"])
+    return out
+
+
+def generate_token_ids(
+    model,
+    tokenizer,
+    prompts: Sequence[Prompt],
+    *,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    do_sample: bool = False,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    seed: int = 0,
+    stop_strings: Sequence[str] | None = None,
+    progress: bool = True,
+    desc: str = "generating",
+    **generate_kwargs: Any,
+) -> list[list[int]]:
+    """New token ids per prompt, in input order, ending before the first EOS / end-of-turn token.
+
+    See ``generate`` for the arguments; this is the same loop without decoding, for callers that
+    compare tokens rather than text.
+    """
+    import torch
+    from tqdm.auto import tqdm
+
+    if not prompts:
+        return []
+    if batch_size < 1:
+        raise GenerationError(f"batch_size must be >= 1, got {batch_size}")
+    stops = list(template_stop_strings(tokenizer) if stop_strings is None else stop_strings)
+    eos_ids = stop_token_ids(tokenizer, model)
+    if not eos_ids:
+        raise GenerationError("the tokenizer has no EOS or end-of-turn token: generation would never stop")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+
+    encoded = _tokenize_prompts(tokenizer, prompts)
+    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    results: list[list[int]] = [[] for _ in encoded]
+    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
+    if do_sample:
+        torch.manual_seed(seed)
+    device = next(model.parameters()).device
+
+    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    for batch in tqdm(batches, desc=desc, unit="batch", disable=not progress):
+        width = max(len(encoded[i]) for i in batch)
+        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
+        for row, i in enumerate(batch):  # left padding: every row's last prompt token sits in the last column
+            ids = encoded[i]
+            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
+            attention_mask[row, width - len(ids) :] = 1
+        with torch.no_grad():
+            output = model.generate(
+                input_ids=input_ids.to(device),
+                attention_mask=attention_mask.to(device),
+                max_new_tokens=max_new_tokens,
+                eos_token_id=eos_ids,
+                pad_token_id=pad_id,
+                stop_strings=stops or None,
+                tokenizer=tokenizer if stops else None,
+                **sampling,
+                **generate_kwargs,
+            )
+        for row, i in enumerate(batch):
+            new_tokens = output[row, width:].tolist()
+            end = next((k for k, t in enumerate(new_tokens) if t in eos_ids), len(new_tokens))
+            results[i] = new_tokens[:end]
+    return results
+
+
+def generate(
+    model,
+    tokenizer,
+    prompts: Sequence[Prompt],
+    *,
+    max_new_tokens: int = 256,
+    batch_size: int = 8,
+    do_sample: bool = False,
+    temperature: float = 0.7,
+    top_p: float = 1.0,
+    seed: int = 0,
+    stop_strings: Sequence[str] | None = None,
+    progress: bool = True,
+    desc: str = "generating",
+    **generate_kwargs: Any,
+) -> list[str]:
+    """Answers for ``prompts`` (chat messages or raw text), in input order.
+
+    Stops at EOS / end-of-turn tokens and at ``stop_strings`` (default: those the chat template implies);
+    the answer excludes the stop token and everything from the first stop string on, and keeps any other
+    special token the model wrote (so format checks can see it). Sampling is seeded, so a rerun with the
+    same seed and batch size gives the same answers. ``generate_kwargs`` go to ``model.generate``
+    (e.g. a ``logits_processor``).
+    """
+    stops = list(template_stop_strings(tokenizer) if stop_strings is None else stop_strings)
+    ids = generate_token_ids(
+        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
+        temperature=temperature, top_p=top_p, seed=seed, stop_strings=stops, progress=progress, desc=desc,
+        **generate_kwargs,
+    )
+    # special tokens stay visible: a leaked "<|im_start|>user" is a format error the metrics must see
+    return [cut_at_stop_strings(tokenizer.decode(t, skip_special_tokens=False), stops).strip() for t in ids]
+
+
+def _has_tokenizer(directory: Path) -> bool:
+    return (directory / "tokenizer_config.json").is_file() or (directory / "tokenizer.json").is_file()
+
+
+def load_inference_tokenizer(model_path_or_run_dir: str | None):
+    """The tokenizer generation should use: a run's own (its chat template and added tokens), else the base's."""
+    from sft_recipes.models import load_tokenizer
+
+    path = Path(model_path_or_run_dir) if model_path_or_run_dir else None
+    if path is not None and (path / "adapter_config.json").is_file() and not _has_tokenizer(path):
+        return load_tokenizer(adapter_base(path))
+    return load_tokenizer(model_path_or_run_dir)
+
+
+def adapter_base(run_dir: Path) -> str | None:
+    """``base_model_name_or_path`` of a PEFT adapter directory (may be "embedded" or a Hub id)."""
+    adapter_config = run_dir / "adapter_config.json"
+    try:
+        return json.loads(adapter_config.read_text(encoding="utf-8")).get("base_model_name_or_path")
+    except json.JSONDecodeError as e:
+        raise GenerationError(f"{adapter_config} is not valid JSON: {e.msg} (line {e.lineno})") from None
+
+
+def load_for_inference(model_path_or_run_dir: str | None, dtype=None):
+    """(model, tokenizer) ready for ``generate``, from a base model, a PEFT adapter run dir, or a merged model.
+
+    An adapter's base is read from ``adapter_config.json`` and resolved like any recipe model (so
+    "embedded" or a ``.gguf`` base works, which peft's own auto-loading cannot resolve); the run's own
+    tokenizer is preferred, since it carries the chat template and any tokens added in training (the base
+    embeddings are grown to match before the adapter loads).
+    """
+    import torch
+
+    from sft_recipes.models import load_model
+
+    dtype = dtype or torch.float32
+    tokenizer = load_inference_tokenizer(model_path_or_run_dir)
+    path = Path(model_path_or_run_dir) if model_path_or_run_dir else None
+    if path is None or not (path / "adapter_config.json").is_file():
+        model = load_model(model_path_or_run_dir, dtype=dtype)
+        model.eval()
+        return model, tokenizer
+
+    from peft import PeftModel
+
+    base = load_model(adapter_base(path), dtype=dtype)
+    if len(tokenizer) > base.get_input_embeddings().num_embeddings:
+        base.resize_token_embeddings(len(tokenizer))
+    model = PeftModel.from_pretrained(base, str(path))
+    model.eval()
+    return model, tokenizer

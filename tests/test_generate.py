@@ -1,0 +1,133 @@
+"""Generation stops where a turn ends, left padding changes nothing, prompts render with the chat template."""
+
+import copy
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
+
+from sft_recipes.generate import (
+    GenerationError,
+    generate,
+    generate_token_ids,
+    load_for_inference,
+    render_prompt,
+    stop_token_ids,
+    template_stop_strings,
+)
+
+ALPACA_TEMPLATE = (
+    "{% for m in messages %}{% if m['role'] == 'user' %}### Instruction:\n{{ m['content'] }}\n\n"
+    "{% elif m['role'] == 'assistant' %}### Response:\n{{ m['content'] }}{{ eos_token }}\n\n{% endif %}{% endfor %}"
+    "{% if add_generation_prompt %}### Response:\n{% endif %}"
+)
+QUESTION = [{"role": "user", "content": "Which court decided the case?"}]
+
+
+class ForceTokens(LogitsProcessor):
+    """Makes a random model say exactly ``tokens`` (then ``filler`` forever) and counts the steps it ran."""
+
+    def __init__(self, tokens: list[int], filler: int):
+        self.tokens, self.filler, self.steps = tokens, filler, 0
+
+    def __call__(self, input_ids, scores):
+        step = self.steps
+        self.steps += 1
+        forced = self.tokens[step] if step < len(self.tokens) else self.filler
+        out = torch.full_like(scores, float("-inf"))
+        out[:, forced] = 0.0
+        return out
+
+
+@pytest.fixture(scope="module")
+def tiny(tiny_model_dir):
+    model, tokenizer = load_for_inference(str(tiny_model_dir))
+    return model, tokenizer
+
+
+def _ids(tokenizer, text):
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
+
+
+def test_stops_at_end_of_turn_token(tiny):
+    model, tok = tiny
+    words = _ids(tok, "The Ninth Circuit")
+    force = ForceTokens(words + [tok.convert_tokens_to_ids("<|im_end|>")] + _ids(tok, " and more"), filler=words[0])
+    [answer] = generate(model, tok, [QUESTION], max_new_tokens=30, progress=False,
+                        logits_processor=LogitsProcessorList([force]))
+    assert answer == "The Ninth Circuit"
+    assert force.steps == len(words) + 1  # generation itself stopped, not just the returned text
+
+
+def test_stops_at_end_of_turn_when_eos_differs(tiny_model_dir, smol_tokenizer):
+    """Pitfall: EOS is <|endoftext|> but the template ends turns with <|im_end|>; both must stop generation."""
+    tok = copy.deepcopy(smol_tokenizer)
+    tok.eos_token = "<|endoftext|>"
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir)
+    model.generation_config.eos_token_id = tok.eos_token_id
+    im_end = tok.convert_tokens_to_ids("<|im_end|>")
+    assert {tok.eos_token_id, im_end} <= set(stop_token_ids(tok, model))
+    words = _ids(tok, "Reversed")
+    force = ForceTokens(words + [im_end], filler=words[0])
+    [answer] = generate(model, tok, [QUESTION], max_new_tokens=20, progress=False,
+                        logits_processor=LogitsProcessorList([force]))
+    assert answer == "Reversed" and force.steps == len(words) + 1
+
+
+def test_stops_at_template_stop_string(tiny):
+    model, smol = tiny
+    tok = copy.deepcopy(smol)
+    tok.chat_template = ALPACA_TEMPLATE
+    assert template_stop_strings(tok) == ["###"]
+    assert template_stop_strings(smol) == []  # ChatML ends turns with a token, not text
+    answer_ids = _ids(tok, "AFFIRMED.\n\n")
+    marker_ids = _ids(tok, "### Instruction:\nWhat next?")
+    force = ForceTokens(answer_ids + marker_ids, filler=answer_ids[0])
+    [answer] = generate(model, tok, [QUESTION], max_new_tokens=40, progress=False,
+                        logits_processor=LogitsProcessorList([force]))
+    assert answer == "AFFIRMED."
+    assert force.steps < len(answer_ids) + len(marker_ids)  # stopped inside the marker, well before 40 steps
+
+
+def test_left_padding_matches_unbatched_greedy(tiny):
+    model, tok = tiny
+    prompts = [
+        [{"role": "user", "content": "Summarize the opinion in one sentence, please, with the holding."}],
+        "Once upon a time",
+        [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Court?"}],
+        [{"role": "user", "content": "Which statute is at issue?"}],
+    ]
+    one_by_one = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=1, progress=False)
+    batched = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=4, progress=False)
+    assert batched == one_by_one
+    assert len({tuple(ids) for ids in one_by_one}) > 1  # answers differ, so order restoration is checked too
+
+
+def test_sampling_is_seeded(tiny):
+    model, tok = tiny
+    kwargs = dict(max_new_tokens=6, do_sample=True, temperature=1.0, progress=False)
+    first = generate_token_ids(model, tok, [QUESTION, "Text"], seed=7, **kwargs)
+    again = generate_token_ids(model, tok, [QUESTION, "Text"], seed=7, **kwargs)
+    other = generate_token_ids(model, tok, [QUESTION, "Text"], seed=8, **kwargs)
+    assert first == again and first != other
+
+
+def test_render_prompt(smol_tokenizer):
+    text, add_special = render_prompt(smol_tokenizer, QUESTION)
+    assert text.startswith("<|im_start|>system\n") and text.endswith("<|im_start|>assistant\n")
+    assert "Which court decided the case?" in text and add_special is False
+    assert render_prompt(smol_tokenizer, "raw text") == ("raw text", True)
+    bare = copy.deepcopy(smol_tokenizer)
+    bare.chat_template = None
+    with pytest.raises(GenerationError, match="no chat template"):
+        render_prompt(bare, QUESTION)
+
+
+@pytest.mark.real_model
+def test_real_model_answers_and_stops_at_im_end(embedded_dir):
+    model, tok = load_for_inference(str(embedded_dir))
+    prompt = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
+    [ids] = generate_token_ids(model, tok, [prompt], max_new_tokens=24, progress=False)
+    answer = tok.decode(ids)
+    assert "paris" in answer.lower()
+    assert len(ids) < 24  # it stopped on its own, at <|im_end|>, not at the budget
