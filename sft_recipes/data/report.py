@@ -90,7 +90,9 @@ def build_report(
     pad_token_id: int,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    reasons = Counter(r["reason"].split(":")[0] for r in rejects)
+    from sft_recipes.data import reason_counts
+
+    reasons = Counter(reason_counts(rejects))
     return {
         "counts": {name: len(rows) for name, rows in tokenized.items()},
         "sources": load_counts,

@@ -1,0 +1,128 @@
+"""The data entry points: a recipe's ``data`` section -> clean, mixed conversation rows -> leak-free splits.
+
+    result = load_conversations(recipe.data, seed)                 # read, convert, system prompts, clean, mix
+    splits, overlap = split_conversations(result.rows, recipe.data, seed)
+
+Rows rejected along the way are in ``result.rejects`` and ``overlap["rejects"]`` (write both to rejects.jsonl).
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from typing import Any
+
+from sft_recipes.config import EMBEDDED_COURT_DATA, DataArguments, DatasetSpec
+from sft_recipes.data import Reject, reason_counts
+from sft_recipes.data.clean import clean_rows
+from sft_recipes.data.formats import add_system_prompt, convert_records
+from sft_recipes.data.mix import MixPart, mix_datasets
+from sft_recipes.data.sources import DataSourceError, SourceRecord, read_records
+from sft_recipes.data.split import split_rows
+
+
+@dataclass
+class LoadResult:
+    rows: list[dict[str, Any]]
+    rejects: list[Reject] = field(default_factory=list)
+    # per dataset: format, records read, rows converted, rows kept after cleaning, weight, rows after mixing,
+    # and rejected rows counted by reason
+    counts: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+
+def load_conversations(data_args: DataArguments, seed: int, show: bool = True) -> LoadResult:
+    """Every dataset of the recipe, converted once, cleaned (duplicates found across datasets too) and mixed."""
+    seen: dict[str, str] = {}
+    result = LoadResult(rows=[])
+    parts: list[MixPart] = []
+    labels = _labels(data_args.dataset_specs)
+    for label, spec in zip(labels, data_args.dataset_specs):
+        records, fmt = _read(spec, data_args, seed)
+        converted = convert_records(
+            records,
+            fmt,
+            spec.columns,
+            name=spec.path,
+            court_tasks=data_args.court_tasks,
+            legal_system_prompt=data_args.legal_system_prompt,
+        )
+        for row in converted.rows:
+            add_system_prompt(row, spec.system_prompt)
+            add_system_prompt(row, data_args.system_prompt)
+        cleaned = clean_rows(converted.rows, dedupe=data_args.dedupe, seen=seen)
+        rejects = converted.rejects + cleaned.rejects
+        result.rejects.extend(rejects)
+        result.counts[label] = {
+            "format": converted.format,
+            "read": len(records),
+            "converted": len(converted.rows),
+            "kept": len(cleaned.rows),
+            "rejected": reason_counts(rejects),
+        }
+        parts.append(MixPart(label, cleaned.rows, spec.weight))
+    result.rows, mixed = mix_datasets(parts, seed)
+    for label, mix_counts in mixed.items():
+        result.counts[label].update(weight=mix_counts["weight"], mixed=mix_counts["mixed"])
+    if show:
+        print_counts(result)
+    if not result.rows:
+        reasons = reason_counts(result.rejects)
+        summary = ", ".join(f"{reason}: {n}" for reason, n in reasons.items()) or "no records"
+        raise DataSourceError(f"no usable rows in any dataset ({summary})")
+    return result
+
+
+def split_conversations(
+    rows: list[dict[str, Any]], data_args: DataArguments, seed: int, show: bool = True
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """Group-aware train / validation / test splits and the overlap report (see split.py)."""
+    splits, report = split_rows(rows, data_args.validation_size, data_args.test_size, seed)
+    if show:
+        sizes = ", ".join(f"{name} {n}" for name, n in report["sizes"].items())
+        print(
+            f"splits: {sizes}; removed as leaks: {report['removed_across_splits']}; shared across splits: "
+            f"groups {report['shared_groups']}, conversations {report['shared_content']}, "
+            f"prompts {report['shared_prompts']}"
+        )
+    return splits, report
+
+
+def print_counts(result: LoadResult) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title="datasets", title_justify="left")
+    for column in ("dataset", "format", "read", "rows", "kept", "weight", "mixed", "rejected (reason: rows)"):
+        table.add_column(column, justify="left" if column in ("dataset", "format") else "right", overflow="fold")
+    for label, c in result.counts.items():
+        rejected = "; ".join(f"{reason}: {n}" for reason, n in sorted(c["rejected"].items())) or "-"
+        table.add_row(label, c["format"], str(c["read"]), str(c["converted"]), str(c["kept"]),
+                      f"{c.get('weight', 1.0):g}", str(c.get("mixed", c["kept"])), rejected)
+    Console().print(table)
+
+
+def _read(spec: DatasetSpec, data_args: DataArguments, seed: int) -> tuple[list[SourceRecord], str]:
+    if spec.path == EMBEDDED_COURT_DATA:
+        from sft_recipes.data.synthetic_court import generate_records
+
+        records = [
+            SourceRecord(f"{EMBEDDED_COURT_DATA}:{i}", rec)
+            for i, rec in enumerate(generate_records(data_args.synthetic_opinions, data_args.synthetic_seed), start=1)
+        ]
+        fmt = "court_opinions" if spec.format == "auto" else spec.format
+    else:
+        records = read_records(spec.path, split=spec.split, name=spec.name)
+        fmt = spec.format
+    if spec.max_samples is not None and len(records) > spec.max_samples:
+        keep = sorted(random.Random(f"{seed}:{spec.path}").sample(range(len(records)), spec.max_samples))
+        records = [records[i] for i in keep]
+    return records, fmt
+
+
+def _labels(specs: list[DatasetSpec]) -> list[str]:
+    """Dataset names for counts: the path, made unique when a recipe lists one path twice."""
+    labels = []
+    for i, spec in enumerate(specs):
+        label = spec.path if spec.split == "train" else f"{spec.path}[{spec.split}]"
+        labels.append(label if label not in labels else f"{label} #{i + 1}")
+    return labels
