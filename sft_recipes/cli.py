@@ -15,9 +15,9 @@ COMMANDS: dict[str, tuple[str | None, str]] = {
     "preview": (None, "show rows token by token, trained vs masked"),
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
-    "judge": (None, "LLM-as-a-judge: single scores or pairwise with position swap"),
-    "export": (None, "save an adapter or merged model with a model card; push to the Hub"),
-    "quickstart": (None, "the whole flow on the embedded model and data, with a report"),
+    "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),
+    "export": ("sft_recipes.export.cli", "save an adapter or merged model with a model card; push to the Hub"),
+    "quickstart": ("sft_recipes.quickstart", "the whole flow on the embedded model and data, with a report"),
     "env": ("sft_recipes.env_info", "versions, device and the embedded model's state"),
 }
 

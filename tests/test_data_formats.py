@@ -22,13 +22,13 @@ def turns(row) -> list[tuple[str, str]]:
     return [(m["role"], m["content"]) for m in row["messages"]]
 
 
-def test_alpaca_joins_instruction_and_input_with_a_blank_line():
+def test_alpaca_puts_the_input_under_an_input_heading():
     result = convert("alpaca.jsonl")
     assert result.format == "alpaca"
     assert [turns(r) for r in result.rows] == [
         [("user", "Give three tips for staying healthy."),
          ("assistant", "1. Eat a balanced diet.\n2. Exercise regularly.\n3. Get enough sleep.")],
-        [("user", "Translate the sentence into French.\n\nThe cat sleeps on the mat."),
+        [("user", "Translate the sentence into French.\n\nInput:\nThe cat sleeps on the mat."),
          ("assistant", "Le chat dort sur le tapis.")],
         [("user", "What is the capital of Peru?"), ("assistant", "Lima.")],
     ]
@@ -95,7 +95,7 @@ def test_column_mapping_renames_the_files_fields():
     result = convert("qa_columns.jsonl", columns={"instruction": "question", "input": "context", "output": "answer"})
     assert result.format == "alpaca"
     assert [turns(r) for r in result.rows] == [
-        [("user", "What is the boiling point of water at sea level?\n\nIn degrees Celsius."),
+        [("user", "What is the boiling point of water at sea level?\n\nInput:\nIn degrees Celsius."),
          ("assistant", "100 degrees Celsius.")],
         [("user", "Who wrote Hamlet?"), ("assistant", "William Shakespeare.")],
     ]

@@ -33,6 +33,7 @@ from tqdm.auto import tqdm
 
 from sft_recipes.config import FORMATS
 from sft_recipes.conversation import ROLES
+from sft_recipes.templates import join_instruction_input
 from sft_recipes.data import Reject, make_reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord
 
@@ -149,7 +150,7 @@ def from_alpaca(data: dict[str, Any]) -> list[dict[str, Any]]:
         raise RowRejected("empty instruction")
     if not output.strip():
         raise RowRejected("empty output")
-    user = f"{instruction}\n\n{extra}" if extra.strip() else instruction
+    user = join_instruction_input(instruction, extra if extra.strip() else None)
     messages = [message("system", system)] if system.strip() else []
     return messages + [message("user", user), message("assistant", output)]
 
