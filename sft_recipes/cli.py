@@ -10,9 +10,9 @@ import sys
 from sft_recipes import SFTRecipesError, __version__
 
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
-COMMANDS: dict[str, tuple[str | None, str]] = {
+COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("sft_recipes.prepare", "clean, split, render and label a recipe's data; write reports"),
-    "preview": (None, "show rows token by token, trained vs masked"),
+    "preview": ("sft_recipes.preview", "show rows token by token, trained vs masked"),
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),
@@ -41,11 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.parse_args(argv or ["--help"])  # prints help / the unknown-command error and exits
         return 2
     name, rest = argv[0], argv[1:]
-    module_name = COMMANDS[name][0]
-    if module_name is None:
-        print(f"sft-recipes {name}: not available yet in this version", file=sys.stderr)
-        return 2
-    module = importlib.import_module(module_name)
+    module = importlib.import_module(COMMANDS[name][0])
     try:
         return int(module.main(rest) or 0)
     except SFTRecipesError as e:

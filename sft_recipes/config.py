@@ -80,6 +80,11 @@ class DataArguments:
     )
     min_response_tokens: int = field(default=1, metadata={"help": "drop rows whose responses have fewer tokens"})
     dedupe: bool = field(default=True, metadata={"help": "drop exact duplicates (normalised content)"})
+    group_turns: bool = field(
+        default=False,
+        metadata={"help": "train/validation: join the single-turn rows of one group (one document's questions) "
+                          "into one multi-turn conversation, so the shared document is read once"},
+    )
     validation_size: float = field(default=0.1, metadata={"help": "fraction of rows held out for validation"})
     test_size: float = field(default=0.05, metadata={"help": "fraction of rows held out for test"})
     prepared_dir: str | None = field(

@@ -107,3 +107,33 @@ def _first(rows: Iterable[dict[str, Any]], n: int) -> Iterable[dict[str, Any]]:
         if index >= n:
             break
         yield row
+
+
+def main(argv: list[str]) -> int:
+    """``sft-recipes preview --config RECIPE [--rows N] [--split train] [--plain]``: prepares if needed, then shows
+    rows from the tokenized split and writes ``preview.png`` beside the prepared data."""
+    import argparse
+
+    from rich.console import Console
+
+    from sft_recipes.config import load_recipe
+    from sft_recipes.prepare import ensure_prepared
+
+    parser = argparse.ArgumentParser(prog="sft-recipes preview", description="trained vs masked tokens, row by row")
+    parser.add_argument("--config", help="recipe YAML (default: the embedded quickstart setup)")
+    parser.add_argument("--rows", type=int, default=3, help="rows to show")
+    parser.add_argument("--split", default="train", help="train | validation | test")
+    parser.add_argument("--plain", action="store_true", help="no colour: trained spans in [[ ]]")
+    args, overrides = parser.parse_known_args(argv)
+    prepared = ensure_prepared(load_recipe(args.config, overrides))
+    if args.split not in prepared.dataset:
+        raise SystemExit(f"error: no {args.split!r} split in {prepared.directory} (have: {list(prepared.dataset)})")
+    rows = prepared.dataset[args.split].select(range(min(args.rows, len(prepared.dataset[args.split])))).to_list()
+    if args.plain:
+        print(preview_text(prepared.tokenizer, rows, n=args.rows))
+    else:
+        Console().print(preview_rows(prepared.tokenizer, rows, n=args.rows))
+    strip = save_mask_strip(prepared.tokenizer, prepared.dataset[args.split].select(
+        range(min(64, len(prepared.dataset[args.split])))).to_list(), prepared.directory / "preview.png")
+    print(f"mask strip: {strip}")
+    return 0

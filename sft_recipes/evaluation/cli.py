@@ -28,10 +28,6 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def prepared_dir(recipe) -> Path:
-    return Path(recipe.data.prepared_dir or Path(recipe.training.output_dir) / "data")
-
-
 def load_heldout_split(data_dir: Path):
     """The tokenized test split (validation when there is no test split), or None when prepare wrote none."""
     tokenized = data_dir / "tokenized"
@@ -46,39 +42,46 @@ def load_heldout_split(data_dir: Path):
     return None
 
 
-def main(argv: list[str] | None = None) -> int:
-    args, overrides = build_parser().parse_known_args(argv)
-    recipe = load_recipe(args.config, overrides)
-    run_dir = Path(args.model or recipe.training.output_dir)
-    if args.model is None and not run_dir.is_dir():
+def evaluate_run(recipe, run_dir: str | Path | None = None, *, base: str | None = None,
+                 num_samples: int | None = None, out: str | Path | None = None, heldout: bool = True,
+                 format_check_samples: int = FORMAT_CHECK_SAMPLES) -> dict:
+    """Base vs the trained run on the recipe's prepared test split; writes ``<run>/eval/``."""
+    from sft_recipes.prepare import prepared_dir
+
+    run_dir = Path(run_dir or recipe.training.output_dir)
+    if not run_dir.is_dir():
         raise EvalDataError(f"no trained run at {run_dir} (train first, or pass --model RUN_DIR)")
     data_dir = prepared_dir(recipe)
     test_file = data_dir / "test.jsonl"
     if not test_file.is_file():
-        raise EvalDataError(f"test split not found: {test_file} (run `sft-recipes prepare --config {args.config}`)")
+        source = f" --config {recipe.source}" if recipe.source else ""
+        raise EvalDataError(f"test split not found: {test_file} (run `sft-recipes prepare{source}`)")
     rows = read_conversation_rows(test_file)
-    tokenized = None if args.no_heldout else load_heldout_split(data_dir)
     ev = recipe.eval
-    num_samples = args.num_samples if args.num_samples is not None else ev.eval_num_samples
-    out = Path(args.out) if args.out else run_dir / "eval"
-    base = args.base or recipe.model.model_name_or_path  # None: the embedded default
-    metrics = compare_models(
-        {"base": base, "tuned": str(run_dir)},
+    return compare_models(
+        {"base": base or recipe.model.model_name_or_path, "tuned": str(run_dir)},  # None: the embedded default
         rows,
-        out,
-        tokenized=tokenized,
-        num_samples=num_samples,
+        Path(out) if out else run_dir / "eval",
+        tokenized=load_heldout_split(data_dir) if heldout else None,
+        num_samples=num_samples if num_samples is not None else ev.eval_num_samples,
         max_new_tokens=ev.eval_max_new_tokens,
         batch_size=ev.eval_batch_size,
         do_sample=ev.eval_do_sample,
         temperature=ev.eval_temperature,
         seed=recipe.training.seed,
-        format_check_samples=FORMAT_CHECK_SAMPLES,
+        format_check_samples=format_check_samples,
     )
+
+
+def main(argv: list[str] | None = None) -> int:
+    args, overrides = build_parser().parse_known_args(argv)
+    recipe = load_recipe(args.config, overrides)
+    metrics = evaluate_run(recipe, args.model, base=args.base, num_samples=args.num_samples, out=args.out,
+                           heldout=not args.no_heldout)
     for name, result in metrics["models"].items():
         overall = result["overall"]
         heldout = result.get("heldout") or {}
         loss = f", held-out loss {heldout['loss']:.3f}" if "loss" in heldout else ""
         print(f"{name}: headline {overall['headline']:.3f}{loss}")
-    print(f"wrote {out / 'report.md'}")
+    print(f"wrote {Path(args.out) if args.out else Path(args.model or recipe.training.output_dir) / 'eval' / 'report.md'}")
     return 0

@@ -1,0 +1,80 @@
+"""Quickstart: the whole flow on the embedded model and data, ending in a base-vs-tuned report.
+
+    prepare -> LoRA training -> base and tuned answer the same held-out opinions -> report -> export the adapter
+
+Every stage is the same function the single commands use; this module only chains them and times them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from sft_recipes import SFTRecipesError
+from sft_recipes.config import load_recipe
+
+DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
+
+
+def run_quickstart(config: str | Path | None = None, overrides: list[str] | None = None,
+                   eval_samples: int | None = None) -> dict:
+    from sft_recipes.evaluation.cli import evaluate_run
+    from sft_recipes.export.exporter import export_run
+    from sft_recipes.prepare import ensure_prepared
+    from sft_recipes.train import train
+
+    path = Path(config) if config else DEFAULT_RECIPE
+    if not path.is_file():
+        raise SFTRecipesError(f"quickstart recipe not found: {path} (pass --config)")
+    recipe = load_recipe(path, overrides)
+    run_dir = Path(recipe.training.output_dir)
+    timings: dict[str, float] = {}
+
+    def stage(name: str):
+        print(f"\n[sft-recipes] quickstart: {name}", flush=True)
+        return time.perf_counter()
+
+    t = stage("prepare")
+    ensure_prepared(recipe)
+    timings["prepare"] = time.perf_counter() - t
+
+    t = stage("train (LoRA)")
+    result = train(recipe)
+    timings["train"] = time.perf_counter() - t
+
+    t = stage("evaluate base and tuned on held-out opinions")
+    metrics = evaluate_run(recipe, run_dir, num_samples=eval_samples, format_check_samples=0)
+    timings["evaluate"] = time.perf_counter() - t
+
+    t = stage("export the adapter")
+    exported = export_run(run_dir, overwrite=True)
+    timings["export"] = time.perf_counter() - t
+    timings["total"] = sum(timings.values())
+
+    summary = {
+        "run_dir": str(run_dir),
+        "report": str(run_dir / "eval" / "report.md"),
+        "export": str(exported.path),
+        "seconds": {k: round(v, 1) for k, v in timings.items()},
+        "train": {k: result.summary.get(k) for k in ("global_step", "train_loss", "train_seconds",
+                                                     "seconds_per_step", "tokens_per_second")},
+        "scores": {name: {task: m.get("headline") for task, m in data.get("tasks", {}).items()}
+                   for name, data in metrics.get("models", metrics).items() if isinstance(data, dict)},
+    }
+    (run_dir / "quickstart.json").write_text(json.dumps(summary, indent=2))
+    print(json.dumps(summary, indent=2))
+    print(f"\n[sft-recipes] quickstart done in {timings['total']:.0f}s. Report: {summary['report']}")
+    return summary
+
+
+def main(argv: list[str]) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="sft-recipes quickstart",
+                                     description="prepare -> train -> base vs tuned eval -> report -> export")
+    parser.add_argument("--config", help=f"recipe (default: {DEFAULT_RECIPE.name})")
+    parser.add_argument("--eval_samples", type=int, help="held-out prompts to evaluate")
+    args, overrides = parser.parse_known_args(argv)
+    run_quickstart(args.config, overrides, args.eval_samples)
+    return 0
