@@ -122,6 +122,9 @@ class EvalArguments:
     eval_max_new_tokens: int = field(default=256, metadata={"help": "generation budget per answer"})
     eval_batch_size: int = field(default=8, metadata={"help": "prompts per generation batch"})
     eval_num_samples: int | None = field(default=None, metadata={"help": "evaluate at most this many test rows"})
+    eval_heldout_samples: int | None = field(
+        default=None, metadata={"help": "test rows for the held-out loss (default: eval_num_samples)"}
+    )
     eval_do_sample: bool = field(default=False, metadata={"help": "sample instead of greedy decoding"})
     eval_temperature: float = field(default=0.7, metadata={"help": "sampling temperature (with eval_do_sample)"})
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge server URL"})
@@ -252,6 +255,13 @@ def _apply_hardware_defaults(training: dict[str, Any]) -> None:
     """TRL 1.16 turns bf16 on by default, which fails on a CPU: pick precision from the device unless set."""
     import torch
 
+    has_accelerator = torch.cuda.is_available() or (
+        getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
+    )
+    if not has_accelerator:
+        # Without use_cpu, transformers sets up a non-distributed state on a CPU-only machine, so every rank of a
+        # torchrun job would believe it is the main process.
+        training.setdefault("use_cpu", True)
     if "bf16" not in training and "fp16" not in training:
         training["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     training.setdefault("report_to", "none")
@@ -280,7 +290,11 @@ def _parse_overrides(argv: list[str], index: dict[str, tuple[str, dataclasses.Fi
                 value = "true"
             else:
                 raise RecipeError(f"--{key} needs a value")
-        out[key] = yaml.safe_load(value) if value != "" else ""
+        parsed = yaml.safe_load(value) if value != "" else ""
+        f = index.get(key, (None, None))[1]
+        if f is not None and isinstance(parsed, bool) and _allowed_types(_resolve_type(f.type)) == {str}:
+            parsed = value  # YAML 1.1 reads `no` as false; --save_strategy no means the string
+        out[key] = parsed
         i += 1
     return out
 
@@ -313,6 +327,8 @@ def _coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
         return value
     if bool in allowed and isinstance(value, bool):
         return value
+    if value is False and allowed == {str}:
+        return "no"  # YAML 1.1 reads an unquoted `eval_strategy: no` as false
     if isinstance(value, str) and (float in allowed or int in allowed) and str not in allowed:
         value = _number(value)  # YAML 1.1 reads `1e-4` as a string
     if float in allowed and isinstance(value, (int, float)) and not isinstance(value, bool):

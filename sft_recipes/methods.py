@@ -74,9 +74,15 @@ def quantization_config(model_args: Any, compute_dtype):
     )
 
 
-def lora_config(model_args: Any, new_token_ids: list[int] | None = None):
-    """LoRA from TRL's ModelConfig names. Rows of tokens the template added (ChatML on a base model) are trained
-    even under LoRA via peft's trainable tokens, which also covers a tied LM head."""
+def lora_config(model_args: Any, new_token_ids: list[int] | None = None, model=None):
+    """LoRA from TRL's ModelConfig names.
+
+    Tokens the template added (ChatML on a base model) need trained embedding rows in the input embeddings and the
+    output head, or the model never learns to emit them. The embedding modules are trained in full and saved with
+    the adapter (``modules_to_save``); a tied head stays tied to the trained copy (``ensure_weight_tying``).
+    peft's row-wise trainable tokens would be smaller, but TRL 1.16's fused loss reads ``lm_head.weight``/``.bias``
+    directly and does not see them.
+    """
     if not model_args.use_peft:
         return None
     from peft import LoraConfig
@@ -84,15 +90,24 @@ def lora_config(model_args: Any, new_token_ids: list[int] | None = None):
     targets = model_args.lora_target_modules or "all-linear"
     if isinstance(targets, list) and targets == ["all-linear"]:
         targets = "all-linear"
+    modules_to_save = list(model_args.lora_modules_to_save or [])
+    tie = False
+    if new_token_ids:
+        if model is None:
+            raise ValueError("lora_config needs the model to train the embeddings of new tokens")
+        names = {module: name.rsplit(".", 1)[-1] for name, module in model.named_modules()}
+        tie = bool(getattr(model.config.get_text_config(), "tie_word_embeddings", False))
+        wanted = [names[model.get_input_embeddings()]] + ([] if tie else [names[model.get_output_embeddings()]])
+        modules_to_save += [n for n in wanted if n not in modules_to_save]
     return LoraConfig(
         r=model_args.lora_r,
         lora_alpha=model_args.lora_alpha,
         lora_dropout=model_args.lora_dropout,
         target_modules=targets,
         target_parameters=model_args.lora_target_parameters,
-        modules_to_save=model_args.lora_modules_to_save,
+        modules_to_save=modules_to_save or None,
+        ensure_weight_tying=tie,
         task_type=model_args.lora_task_type,
         use_rslora=model_args.use_rslora,
         use_dora=model_args.use_dora,
-        trainable_token_indices={"embed_tokens": list(new_token_ids)} if new_token_ids else None,
     )

@@ -88,7 +88,7 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     from sft_recipes.run_log import MetricsLogger
 
     model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids)
-    peft_config = lora_config(recipe.model, prepared.new_token_ids)
+    peft_config = lora_config(recipe.model, prepared.new_token_ids, model)
     train_ds = prepared.dataset["train"]
     eval_ds = prepared.dataset["validation"] if "validation" in prepared.dataset else None
     if eval_ds is not None and len(eval_ds) == 0:
@@ -105,6 +105,13 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
         peft_config=peft_config,
         callbacks=[MetricsLogger(Path(args.output_dir) / "metrics.jsonl"), *(callbacks or [])],
     )
+    if quantization_config(recipe.model, None) is not None:
+        # TRL puts adapters on a quantized base in bfloat16; keep them in the recipe's compute dtype instead
+        # (fp32 on CPU), so the saved adapter reloads to exactly the trained model. No optimizer exists yet.
+        dtype = torch_dtype(recipe.model, args)
+        for param in trainer.model.parameters():
+            if param.requires_grad:
+                param.data = param.data.to(dtype)
     return trainer
 
 

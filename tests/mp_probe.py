@@ -7,6 +7,7 @@ import os
 import sys
 
 import torch
+from accelerate import PartialState
 from transformers import TrainerCallback
 
 from sft_recipes.config import load_recipe
@@ -27,9 +28,10 @@ class Probe(TrainerCallback):
             if p.requires_grad:
                 h.update(name.encode())
                 h.update(p.detach().to(torch.float32).cpu().numpy().tobytes())
-        rank = int(os.environ.get("RANK", "0"))
+        state_ = PartialState()
+        rank = state_.process_index
         with open(os.path.join(self.out_dir, f"rank{rank}.json"), "w") as f:
-            json.dump({"rank": rank, "world": int(os.environ.get("WORLD_SIZE", "1")), "steps": self.steps,
+            json.dump({"rank": rank, "world": state_.num_processes, "steps": self.steps,
                        "global_step": state.global_step, "weights": h.hexdigest()}, f)
 
 

@@ -59,7 +59,7 @@ def test_six_instruction_rows_with_exact_answers_for_a_hand_written_opinion():
     court_row = next(r for r in first if r["task"] == "court")
     assert [m["role"] for m in court_row["messages"]] == ["system", "user", "assistant"]
     assert court_row["messages"][0]["content"] == LEGAL_SYSTEM_PROMPT
-    assert court_row["messages"][1]["content"] == f"{INSTRUCTIONS['court']}\n\n{text}"
+    assert court_row["messages"][1]["content"] == f"{text}\n\n{INSTRUCTIONS['court']}"
     assert court_row["id"] == "op-001:court"
 
 

@@ -140,12 +140,16 @@ def tokenized_rows(tokenizer, rows):
 def test_load_for_inference_adapter_run(adapter_run, tiny_model_dir):
     from peft import PeftModel
 
-    tuned, tok = load_for_inference(str(adapter_run))
+    unmerged, tok = load_for_inference(str(adapter_run), merge=False)
+    merged, _ = load_for_inference(str(adapter_run))
     base, _ = load_for_inference(str(tiny_model_dir))
-    assert isinstance(tuned, PeftModel) and tok.chat_template
+    assert isinstance(unmerged, PeftModel) and not isinstance(merged, PeftModel) and tok.chat_template
     ids = torch.tensor([[1, 4093, 198, 6004, 2]])
     with torch.no_grad():
-        assert not torch.allclose(tuned(input_ids=ids).logits, base(input_ids=ids).logits)
+        tuned_logits = unmerged(input_ids=ids).logits
+        assert not torch.allclose(tuned_logits, base(input_ids=ids).logits)
+        # merging for inference speed keeps the adapter's function
+        torch.testing.assert_close(merged(input_ids=ids).logits, tuned_logits, atol=1e-5, rtol=1e-4)
 
 
 def test_split_prompt_uses_last_assistant_turn():
@@ -238,6 +242,6 @@ def test_adapter_on_embedded_base_loads(embedded_dir, tmp_path):
     config["base_model_name_or_path"] = "embedded"
     (tmp_path / "adapter_config.json").write_text(json.dumps(config))
 
-    model, tok = load_for_inference(str(tmp_path))  # no tokenizer in the run dir: the base's is used
+    model, tok = load_for_inference(str(tmp_path), merge=False)  # no tokenizer in the run dir: the base's is used
     assert isinstance(model, PeftModel)
     assert tok.eos_token == "<|im_end|>" and tok.chat_template

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from helpers import bpe_tokenizer
 
 from sft_recipes.export import ExportError, export_run, load_adapter_model
 from sft_recipes.export.card import eval_table
@@ -302,16 +303,11 @@ def test_broken_run_directories_fail_in_one_line(tmp_path, adapter_run):
 @pytest.fixture(scope="module")
 def chatml_base(tmp_path_factory):
     """A tiny 'base' model whose own tokenizer has no chat tokens; EOS is </s>."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import LlamaConfig, LlamaForCausalLM, PreTrainedTokenizerFast
+    from transformers import LlamaConfig, LlamaForCausalLM
 
     corpus = ["The court affirmed the judgment.", "Which court decided it?", "The Ninth Circuit reversed."] * 20
-    raw = Tokenizer(models.BPE(unk_token="<unk>"))
-    raw.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    raw.decoder = decoders.ByteLevel()
-    raw.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<s>", "</s>"],
-                                                        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=raw, unk_token="<unk>", bos_token="<s>", eos_token="</s>")
+    tokenizer = bpe_tokenizer(corpus, vocab_size=300, special_tokens=("<unk>", "<s>", "</s>"),
+                              unk_token="<unk>", bos_token="<s>", eos_token="</s>")
     torch.manual_seed(0)
     model = LlamaForCausalLM(LlamaConfig(vocab_size=len(tokenizer), hidden_size=32, intermediate_size=64,
                                          num_hidden_layers=1, num_attention_heads=2, num_key_value_heads=1,

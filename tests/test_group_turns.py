@@ -1,26 +1,32 @@
+import pytest
+
 from sft_recipes.data.group_turns import merge_groups
 
 DOC = "IRONWOOD FOODS v. ACME. The judgment of the District Court is REVERSED. It is so ordered." * 2
 
 
-def row(task, question, answer, group="op-1", system="You are a legal assistant."):
+def row(task, question, answer, group="op-1", system="You are a legal assistant.", doc_first=False):
     msgs = [{"role": "system", "content": system, "train": None}] if system else []
-    msgs += [{"role": "user", "content": f"{question}\n\n{DOC}", "train": None},
+    text = f"{DOC}\n\n{question}" if doc_first else f"{question}\n\n{DOC}"
+    msgs += [{"role": "user", "content": text, "train": None},
              {"role": "assistant", "content": answer, "train": None}]
     return {"messages": msgs, "source": f"x.jsonl:{task}", "task": task, "id": f"{group}:{task}", "group": group}
 
 
-def test_one_document_is_read_once_and_every_answer_kept():
-    rows = [row("court", "Which court?", "District Court"), row("holding", "Disposition?", "REVERSED"),
-            row("case_name", "Case name?", "IRONWOOD FOODS v. ACME")]
+@pytest.mark.parametrize("doc_first", [True, False])
+def test_one_document_is_read_once_and_every_answer_kept(doc_first):
+    rows = [row("court", "Which court?", "District Court", doc_first=doc_first),
+            row("holding", "Disposition?", "REVERSED", doc_first=doc_first),
+            row("case_name", "Case name?", "IRONWOOD FOODS v. ACME", doc_first=doc_first)]
     merged = merge_groups(rows, seed=0)
     assert len(merged) == 1
     msgs = merged[0]["messages"]
     assert [m["role"] for m in msgs] == ["system"] + ["user", "assistant"] * 3
     users = [m["content"] for m in msgs if m["role"] == "user"]
-    assert users[0].endswith(DOC) and all(DOC not in u for u in users[1:])
+    assert DOC in users[0] and all(DOC not in u for u in users[1:])
     # each answer follows its own question
-    pairs = {u.split("\n")[0]: a["content"] for u, a in zip(users, [m for m in msgs if m["role"] == "assistant"])}
+    question = (lambda u: u.split("\n")[-1]) if doc_first else (lambda u: u.split("\n")[0])
+    pairs = {question(u): a["content"] for u, a in zip(users, [m for m in msgs if m["role"] == "assistant"])}
     assert pairs == {"Which court?": "District Court", "Disposition?": "REVERSED", "Case name?": "IRONWOOD FOODS v. ACME"}
 
 

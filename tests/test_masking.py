@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import bpe_tokenizer
+
 from sft_recipes import SFTRecipesError
 from sft_recipes.masking import (
     IGNORE_INDEX,
@@ -44,19 +46,9 @@ def add_special(tokenizer, tokens: list[str]) -> None:
 def base_bpe_tokenizer():
     """A genuine base-model tokenizer: byte-level BPE trained here, with only <|endoftext|>: no ChatML tokens,
     no pad, no chat template. ChatML has to add its markers for real."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
     corpus = [" ".join(QUESTIONS + REPLIES + [SYSTEM]), "user assistant system Instruction Response Input",
               "### Response:\n\nA paragraph.\n\nAnother one.\n\n\n\nEnd.\n\n"] * 60
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(corpus, trainers.BpeTrainer(
-        vocab_size=400, show_progress=False, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                   clean_up_tokenization_spaces=False)
+    return bpe_tokenizer(corpus, vocab_size=400, eos_token="<|endoftext|>", bos_token="<|endoftext|>")
 
 
 @pytest.fixture(scope="module")

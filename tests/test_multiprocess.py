@@ -1,4 +1,4 @@
-"""A real 2-process data-parallel run on CPU (gloo) through `accelerate launch` with the shipped multi_cpu config."""
+"""A real 2-process data-parallel run on CPU (gloo), launched with torchrun as on a laptop without MPI."""
 
 import json
 import os
@@ -26,11 +26,9 @@ def test_two_process_cpu_run(tiny_model_dir, tmp_path):
                             for i in range(rows)))
     probe, run = tmp_path / "probe", tmp_path / "run"
     probe.mkdir()
-    launcher = Path(sys.executable).with_name("accelerate")
     cmd = [
-        str(launcher), "launch", "--config_file", str(ROOT / "accelerate_configs" / "multi_cpu.yaml"),
-        "--main_process_port", str(free_port()), "--num_processes", "2",
-        str(ROOT / "tests" / "mp_probe.py"), str(probe),
+        str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
+        "--master_port", str(free_port()), str(ROOT / "tests" / "mp_probe.py"), str(probe),
         "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(run),
         "--validation_size", "0", "--test_size", "0", "--num_train_epochs", "1",
         "--per_device_train_batch_size", "2", "--use_peft", "--lora_r", "4", "--learning_rate", "1e-2",

@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+from helpers import bpe_tokenizer
+
 from sft_recipes import SFTRecipesError
 from sft_recipes.masking import tokenize_conversation, trained_spans
 from sft_recipes.templates import (
@@ -24,17 +26,8 @@ EXCHANGE = [{"role": "user", "content": "Name a prime."}, {"role": "assistant", 
 
 def base_tokenizer():
     """A real base-model tokenizer shape: byte-level BPE with only <|endoftext|> (EOS = BOS), no pad, no template."""
-    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
-    from transformers import PreTrainedTokenizerFast
-
-    tk = Tokenizer(models.BPE())
-    tk.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tk.decoder = decoders.ByteLevel()
-    tk.train_from_iterator(["Name a prime. Seven. user assistant system"] * 20, trainers.BpeTrainer(
-        vocab_size=300, show_progress=False, special_tokens=["<|endoftext|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
-    return PreTrainedTokenizerFast(tokenizer_object=tk, eos_token="<|endoftext|>", bos_token="<|endoftext|>",
-                                   clean_up_tokenization_spaces=False)
+    return bpe_tokenizer(["Name a prime. Seven. user assistant system"] * 20, vocab_size=300,
+                         eos_token="<|endoftext|>", bos_token="<|endoftext|>")
 
 
 def test_auto_uses_the_tokenizers_own_template(smol_tokenizer):

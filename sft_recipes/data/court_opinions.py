@@ -1,7 +1,7 @@
 """One court opinion -> six instruction rows with checkable answers.
 
-Input record: ``{"id", "case_name", "court", "date_filed", "text", "citations": [...]}``. Each row's user turn is a
-fixed instruction, a blank line, then the full opinion text; the system turn is a legal-research-assistant prompt.
+Input record: ``{"id", "case_name", "court", "date_filed", "text", "citations": [...]}``. Each row's user turn is the
+full opinion text, a blank line, then a fixed instruction (the question last, next to where the answer starts); the system turn is a legal-research-assistant prompt.
 Every answer is derived from the record by a fixed rule, so the same opinion always gives the same answers and an
 evaluation can compare them exactly:
 
@@ -133,7 +133,7 @@ def build_instruction_rows(
             {
                 "messages": [
                     {"role": "system", "content": system, "train": None},
-                    {"role": "user", "content": f"{INSTRUCTIONS[task]}\n\n{text.strip()}", "train": None},
+                    {"role": "user", "content": f"{text.strip()}\n\n{INSTRUCTIONS[task]}", "train": None},
                     {"role": "assistant", "content": answer, "train": None},
                 ],
                 "source": source,

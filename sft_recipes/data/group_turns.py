@@ -4,9 +4,10 @@ Instruction sets built from one document (the six questions about a court opinio
 row; most of the compute of such a row goes into reading the document again. Joined, the document is read once
 and every answer is still trained:
 
-    system, user(q1 + document), assistant(a1), user(q2), assistant(a2), ...
+    system, user(document + q1), assistant(a1), user(q2), assistant(a2), ...
 
-The document is found as the text all the group's user turns end with; later turns keep only their question.
+The document is found as the text all the group's user turns start (or end) with; later turns keep only their
+question.
 The question order is shuffled per group (seeded), so every question also appears first, next to the document,
 as it does in single-turn use. Rows that are not single-turn, or groups of one, pass through unchanged.
 """
@@ -26,14 +27,23 @@ def _single_turn(row: dict[str, Any]) -> bool:
     return roles in (["user", "assistant"], ["system", "user", "assistant"])
 
 
+def _shared_prefix(texts: list[str]) -> str:
+    """The common beginning, ended at a line break (or a space) so no question loses its first characters."""
+    prefix = os.path.commonprefix(texts)
+    for boundary in ("\n", " "):
+        cut = prefix.rfind(boundary)
+        if cut >= 0:
+            return prefix[: cut + 1]
+    return ""
+
+
 def _shared_suffix(texts: list[str]) -> str:
     """The common ending, started at a line break (or a space) so no question loses its last characters."""
-    suffix = os.path.commonprefix([t[::-1] for t in texts])[::-1]
-    for boundary in ("\n", " "):
-        cut = suffix.find(boundary)
-        if cut >= 0:
-            return suffix[cut:]
-    return ""
+    return _shared_prefix([t[::-1] for t in texts])[::-1]
+
+
+def _question(content: str, prefix: str, suffix: str) -> str:
+    return content[len(prefix): len(content) - len(suffix)].strip()
 
 
 def merge_group(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
@@ -44,13 +54,15 @@ def merge_group(rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
     order = list(rows)
     random.Random(f"{seed}:{group}").shuffle(order)
     users = [next(m for m in r["messages"] if m["role"] == "user") for r in order]
-    shared = _shared_suffix([u["content"] for u in users])
-    if len(shared.strip()) < MIN_SHARED_CHARS:
+    texts = [u["content"] for u in users]
+    prefix, suffix = _shared_prefix(texts), _shared_suffix(texts)
+    prefix, suffix = (prefix, "") if len(prefix.strip()) >= len(suffix.strip()) else ("", suffix)
+    if len((prefix or suffix).strip()) < MIN_SHARED_CHARS:
         return rows
     system = systems.pop()
     messages = [{"role": "system", "content": system, "train": None}] if system is not None else []
     for i, (row, user) in enumerate(zip(order, users)):
-        question = user["content"] if i == 0 else user["content"][: len(user["content"]) - len(shared)].rstrip()
+        question = user["content"] if i == 0 else _question(user["content"], prefix, suffix)
         answer = next(m for m in row["messages"] if m["role"] == "assistant")
         messages += [{"role": "user", "content": question, "train": user.get("train")}, dict(answer)]
     return [{

@@ -64,6 +64,7 @@ def evaluate_run(recipe, run_dir: str | Path | None = None, *, base: str | None 
         Path(out) if out else run_dir / "eval",
         tokenized=load_heldout_split(data_dir) if heldout else None,
         num_samples=num_samples if num_samples is not None else ev.eval_num_samples,
+        heldout_samples=ev.eval_heldout_samples,
         max_new_tokens=ev.eval_max_new_tokens,
         batch_size=ev.eval_batch_size,
         do_sample=ev.eval_do_sample,

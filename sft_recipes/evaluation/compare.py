@@ -77,6 +77,19 @@ def _shared_template(tokenizers: dict[str, Any]) -> tuple[str | None, str | None
     return None, None
 
 
+def _generate_by_task(model, tokenizer, prompts: list, tasks: list[str], desc: str = "generating",
+                      **kwargs) -> list[str]:
+    """Generate task by task: a batch runs until its longest answer ends, so one-line answers (a court's name)
+    batched apart from long ones (a summary) finish in a few steps instead of waiting for the summary."""
+    answers: list[str] = [""] * len(prompts)
+    for task in dict.fromkeys(tasks):
+        index = [i for i, t in enumerate(tasks) if t == task]
+        out = generate(model, tokenizer, [prompts[i] for i in index], desc=f"{desc} {task}".strip(), **kwargs)
+        for i, answer in zip(index, out):
+            answers[i] = answer
+    return answers
+
+
 def compare_models(
     models: dict[str, str | None],
     test_rows: Sequence[dict[str, Any]],
@@ -84,6 +97,7 @@ def compare_models(
     *,
     tokenized: Any = None,
     num_samples: int | None = None,
+    heldout_samples: int | None = None,
     max_new_tokens: int = 256,
     batch_size: int = 8,
     do_sample: bool = False,
@@ -97,7 +111,7 @@ def compare_models(
     """Evaluate every model in ``models`` (name -> model path, run dir, or None for the embedded default).
 
     ``tokenized`` is a tokenized split (``input_ids`` + ``labels``) for the held-out loss; None skips it;
-    ``num_samples`` limits it as it limits the test rows.
+    ``num_samples`` limits it as it limits the test rows, unless ``heldout_samples`` sets its own limit.
     ``format_check_samples`` prompts are also asked as plain text to detect format overfitting (see
     ``metrics.format_overfitting``). A model whose tokenizer has no chat template gets the first other
     model's template, so both models see the same prompt; metrics.json records which template was used.
@@ -111,9 +125,10 @@ def compare_models(
     if not rows:
         raise EvalDataError("no test rows to evaluate")
     prompts, references = zip(*(split_prompt(r) for r in rows))
-    if tokenized is not None and num_samples is not None and len(tokenized) > num_samples:
-        # the same budget for the loss as for the answers
-        tokenized = tokenized.select(range(num_samples)) if hasattr(tokenized, "select") else tokenized[:num_samples]
+    loss_rows = heldout_samples if heldout_samples is not None else num_samples
+    if tokenized is not None and loss_rows is not None and len(tokenized) > loss_rows:
+        # by default the same budget for the loss as for the answers
+        tokenized = tokenized.select(range(loss_rows)) if hasattr(tokenized, "select") else tokenized[:loss_rows]
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
 
@@ -130,9 +145,10 @@ def compare_models(
         if not tokenizer.chat_template and template is not None:
             tokenizer.chat_template = template
             prompt_template = f"borrowed from {template_owner}"
-        answers = generate(
-            model, tokenizer, list(prompts), max_new_tokens=max_new_tokens, batch_size=batch_size,
-            do_sample=do_sample, temperature=temperature, seed=seed, progress=progress, desc=f"generating ({name})",
+        answers = _generate_by_task(
+            model, tokenizer, list(prompts), [r.get("task", "") for r in rows], max_new_tokens=max_new_tokens,
+            batch_size=batch_size, do_sample=do_sample, temperature=temperature, seed=seed, progress=progress,
+            desc=f"generating ({name})",
         )
         outputs[name] = answers
         scores = score_rows(
