@@ -20,7 +20,13 @@ import yaml
 
 from sft_recipes import SFTRecipesError
 from sft_recipes.config import Recipe, load_recipe
-from sft_recipes.methods import check_method, lora_config, method_name, quantization_config, torch_dtype
+from sft_recipes.methods import (
+    check_method,
+    lora_config,
+    method_name,
+    quantization_config,
+    torch_dtype,
+)
 
 NO_RESUME = {"no", "false", "never", "none"}
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
-
 from fake_hub import FakeHub
+
 from sft_recipes.export import HubPushError
 from sft_recipes.export.hub import check_can_push
 

@@ -6,7 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-from judge_server import FakeJudgeServer, Reply, free_port, generation, prompt_text, write_generations
+from judge_server import (
+    FakeJudgeServer,
+    Reply,
+    free_port,
+    generation,
+    prompt_text,
+    write_generations,
+)
 
 from sft_recipes import SFTRecipesError
 from sft_recipes.evaluation.judge import run_judging

@@ -6,7 +6,11 @@ import hashlib
 
 import pytest
 
-from sft_recipes.evaluation.judge.parsing import parse_pairwise, parse_score, strip_thinking
+from sft_recipes.evaluation.judge.parsing import (
+    parse_pairwise,
+    parse_score,
+    strip_thinking,
+)
 from sft_recipes.evaluation.judge.prompts import (
     PROMPT_DIR,
     JudgePromptError,

@@ -9,7 +9,12 @@ import pytest
 from rich.console import Console
 
 from sft_recipes.masking import IGNORE_INDEX, tokenize_conversation
-from sft_recipes.preview import TRAINED_STYLE, preview_rows, preview_text, save_mask_strip
+from sft_recipes.preview import (
+    TRAINED_STYLE,
+    preview_rows,
+    preview_text,
+    save_mask_strip,
+)
 from sft_recipes.templates import setup_chat_template
 
 

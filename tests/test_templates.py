@@ -7,7 +7,6 @@ import re
 from pathlib import Path
 
 import pytest
-
 from helpers import bpe_tokenizer
 
 from sft_recipes import SFTRecipesError

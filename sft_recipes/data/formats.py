@@ -33,9 +33,9 @@ from tqdm.auto import tqdm
 
 from sft_recipes.config import FORMATS
 from sft_recipes.conversation import ROLES
-from sft_recipes.templates import join_instruction_input
 from sft_recipes.data import Reject, make_reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord
+from sft_recipes.templates import join_instruction_input
 
 SHAREGPT_ROLES = {
     "human": "user",

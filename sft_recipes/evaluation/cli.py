@@ -12,7 +12,11 @@ import argparse
 from pathlib import Path
 
 from sft_recipes.config import load_recipe
-from sft_recipes.evaluation.compare import EvalDataError, compare_models, read_conversation_rows
+from sft_recipes.evaluation.compare import (
+    EvalDataError,
+    compare_models,
+    read_conversation_rows,
+)
 
 FORMAT_CHECK_SAMPLES = 8  # plain-text re-asks for the format-overfitting check: cheap, and enough to spot a pattern
 

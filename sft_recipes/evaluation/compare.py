@@ -22,6 +22,7 @@ from sft_recipes import SFTRecipesError
 from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import format_overfitting, score_rows
 from sft_recipes.generate import generate, load_for_inference, load_inference_tokenizer
+from sft_recipes.jsonl import iter_jsonl
 
 GENERATIONS_FILE = "generations.jsonl"
 METRICS_FILE = "metrics.json"
@@ -37,18 +38,11 @@ def read_conversation_rows(path: str | Path) -> list[dict[str, Any]]:
     if not p.is_file():
         raise EvalDataError(f"test split not found: {p}")
     rows = []
-    with p.open(encoding="utf-8") as f:
-        for lineno, line in enumerate(f, 1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise EvalDataError(f"{p}:{lineno}: not valid JSON ({e.msg})") from None
-            if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
-                raise EvalDataError(f"{p}:{lineno}: a conversation row needs a 'messages' list")
-            row.setdefault("source", f"{p}:{lineno}")
-            rows.append(row)
+    for lineno, row in iter_jsonl(p, EvalDataError):
+        if not isinstance(row, dict) or not isinstance(row.get("messages"), list):
+            raise EvalDataError(f"{p}:{lineno}: a conversation row needs a 'messages' list")
+        row.setdefault("source", f"{p}:{lineno}")
+        rows.append(row)
     return rows
 
 

@@ -15,8 +15,17 @@ from typing import Any
 from sft_recipes.export.card import CardInputs, render_model_card
 from sft_recipes.export.errors import ExportError
 from sft_recipes.export.hub import check_can_push, push_folder
-from sft_recipes.export.merge import check_new_tokens_trained, merge_adapter, merge_dtype
-from sft_recipes.export.run_dir import ADAPTER_CONFIG, ADAPTER_WEIGHTS, RunDir, read_run_dir
+from sft_recipes.export.merge import (
+    check_new_tokens_trained,
+    merge_adapter,
+    merge_dtype,
+)
+from sft_recipes.export.run_dir import (
+    ADAPTER_CONFIG,
+    ADAPTER_WEIGHTS,
+    RunDir,
+    read_run_dir,
+)
 from sft_recipes.export.stop_tokens import generation_config_for, stop_token_ids
 from sft_recipes.models import EMBEDDED_HUB_ID, ResolvedModel, resolve_model
 

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from sft_recipes.export.errors import ExportError
+from sft_recipes.jsonl import iter_jsonl
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"
@@ -116,13 +117,7 @@ def _read_json(path: Path) -> dict[str, Any]:
 
 def _read_jsonl(path: Path) -> list[dict[str, Any]]:
     rows = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ExportError(f"{path}:{number}: not valid JSON ({e.msg})") from None
+    for number, row in iter_jsonl(path, ExportError):
         if not isinstance(row, dict):
             raise ExportError(f"{path}:{number}: expected a JSON object per line")
         rows.append(row)

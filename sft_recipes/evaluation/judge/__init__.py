@@ -9,6 +9,11 @@
     cli.py       ``sft-recipes judge``
 """
 
-from sft_recipes.evaluation.judge.runner import JudgeError, Prices, read_generations, run_judging
+from sft_recipes.evaluation.judge.runner import (
+    JudgeError,
+    Prices,
+    read_generations,
+    run_judging,
+)
 
 __all__ = ["JudgeError", "Prices", "read_generations", "run_judging"]

@@ -27,7 +27,12 @@ from sft_recipes.evaluation.judge import summary as summary_mod
 from sft_recipes.evaluation.judge.backends import Backend, TransportError
 from sft_recipes.evaluation.judge.cache import JudgmentCache, cache_key
 from sft_recipes.evaluation.judge.parsing import Parsed, parse_pairwise, parse_score
-from sft_recipes.evaluation.judge.prompts import SCALES, JudgePrompt, default_prompt_id, load_prompt
+from sft_recipes.evaluation.judge.prompts import (
+    SCALES,
+    JudgePrompt,
+    default_prompt_id,
+    load_prompt,
+)
 
 MODES = ("single", "pairwise")
 JUDGMENTS_FILE = "judgments.jsonl"

@@ -216,7 +216,9 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
 
 
 def _plot(summary: dict[str, Any], path: Path) -> None:
-    from matplotlib.figure import Figure  # no pyplot: safe off the main thread and without a display
+    from matplotlib.figure import (
+        Figure,  # no pyplot: safe off the main thread and without a display
+    )
 
     fig = Figure(figsize=(6, 3.5), dpi=100)
     ax = fig.add_subplot()
