@@ -203,24 +203,28 @@ def _suggest(key: str, candidates) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def read_yaml_mapping(path: str | Path, error: type[SFTRecipesError] = RecipeError) -> dict[str, Any]:
+    """A YAML file holding one mapping (empty file: {}); errors name the file and line."""
+    try:
+        loaded = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        where = f"{path}:{mark.line + 1}" if mark else str(path)
+        raise error(f"not valid YAML at {where}: {getattr(e, 'problem', e)}") from None
+    if loaded is None:
+        return {}
+    if not isinstance(loaded, dict):
+        raise error(f"{path} must be a mapping of keys to values")
+    return loaded
+
+
 def load_recipe(path: str | Path | None = None, overrides: list[str] | None = None, **values: Any) -> Recipe:
     """Read a recipe YAML (or none: all defaults), apply ``--key value`` overrides and keyword values."""
     raw: dict[str, Any] = {}
     if path is not None:
-        p = Path(path)
-        if not p.is_file():
+        if not Path(path).is_file():
             raise RecipeError(f"recipe file not found: {path}")
-        try:
-            loaded = yaml.safe_load(p.read_text(encoding="utf-8"))
-        except yaml.YAMLError as e:
-            mark = getattr(e, "problem_mark", None)
-            where = f"{path}:{mark.line + 1}" if mark else str(path)
-            raise RecipeError(f"recipe is not valid YAML at {where}: {getattr(e, 'problem', e)}") from None
-        if loaded is None:
-            loaded = {}
-        if not isinstance(loaded, dict):
-            raise RecipeError(f"recipe {path} must be a mapping of keys to values")
-        raw.update(loaded)
+        raw.update(read_yaml_mapping(path, RecipeError))
     index = _field_index()
     raw.update(_parse_overrides(overrides or [], index))
     raw.update(values)

@@ -11,8 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from sft_recipes.config import read_yaml_mapping
 from sft_recipes.export.errors import ExportError
 from sft_recipes.jsonl import iter_jsonl
 
@@ -125,14 +124,4 @@ def _read_jsonl(path: Path) -> list[dict[str, Any]]:
 
 
 def _read_yaml(path: Path) -> dict[str, Any]:
-    try:
-        value = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as e:
-        mark = getattr(e, "problem_mark", None)
-        where = f"{path}:{mark.line + 1}" if mark else str(path)
-        raise ExportError(f"{where}: not valid YAML ({getattr(e, 'problem', e)})") from None
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise ExportError(f"{path}: expected one flat mapping of recipe keys")
-    return value
+    return read_yaml_mapping(path, ExportError)
