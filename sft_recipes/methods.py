@@ -38,8 +38,6 @@ def check_method(model_args: Any, training_args: Any) -> None:
         raise IncompatibleSettings(
             "packing_strategy: wrapped lets packed examples attend to each other and cuts responses; use bfd"
         )
-    if training_args.padding_free and not training_args.packing and training_args.max_length is None:
-        raise IncompatibleSettings("padding_free without packing needs max_length")
     if training_args.bf16 and training_args.fp16:
         raise IncompatibleSettings("choose one of bf16 and fp16")
 

@@ -102,6 +102,9 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     args = recipe.training
     if eval_ds is None and args.eval_strategy != "no":
         args.eval_strategy = "no"
+    if args.padding_free and not args.packing:
+        # TRL refuses max_length with padding-free batches it cannot truncate; prepare already enforced it
+        args.max_length = None
     trainer = SFTTrainer(
         model=model,
         args=args,

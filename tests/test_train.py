@@ -133,6 +133,15 @@ def test_resume_ends_where_uninterrupted_run_ends(tiny_model_dir, alpaca_file, t
                                atol=1e-5, rtol=1e-4)
 
 
+@pytest.mark.parametrize("extra", [["--activation_checkpointing", "true"], ["--padding_free", "true"],
+                                   ["--packing", "true"]])
+def test_lora_with_checkpointing_padding_free_or_packing(tiny_model_dir, alpaca_file, tmp_path, extra):
+    """LoRA + activation checkpointing (inputs must require grad), padding-free batches, and bfd packing train."""
+    result = train(tiny_recipe(tiny_model_dir, alpaca_file, tmp_path / "run", "--use_peft", "--max_steps", "3",
+                               "--learning_rate", "1e-2", *extra))
+    assert result.global_step == 3 and result.summary["final_logged_loss"] < result.summary["first_logged_loss"]
+
+
 RECIPES = sorted(p.relative_to(ROOT).as_posix() for p in (ROOT / "recipes").rglob("*.yaml"))
 
 
