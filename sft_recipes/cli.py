@@ -17,6 +17,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),
     "export": ("sft_recipes.export.cli", "save an adapter or merged model with a model card; push to the Hub"),
+    "experiment": ("sft_recipes.experiments.cli", "experiments with reports: base-vs-tuned, noisy-vs-clean, data-quality"),
     "quickstart": ("sft_recipes.quickstart", "the whole flow on the embedded model and data, with a report"),
     "env": ("sft_recipes.env_info", "versions, device and the embedded model's state"),
 }

@@ -89,7 +89,7 @@ def test_env_command_prints_versions_and_model_state():
     assert "embedded model" in p.stdout and "SmolLM2-135M-Instruct" in p.stdout
 
 
-@pytest.mark.parametrize("command", ["prepare", "preview", "train", "eval", "judge", "export", "quickstart", "env"])
+@pytest.mark.parametrize("command", ["prepare", "preview", "train", "eval", "judge", "export", "experiment", "quickstart", "env"])
 def test_every_subcommand_has_help(command):
     p = subprocess.run([sys.executable, "-m", "sft_recipes.cli", command, "--help"], capture_output=True, text=True)
     assert p.returncode == 0, p.stderr

@@ -39,4 +39,6 @@ def reason_kind(reason: str) -> str:
         return "duplicate"
     if reason.startswith("leaks across splits"):
         return "leaks across splits"
+    if reason.startswith("too long:"):
+        return "too long"
     return reason
