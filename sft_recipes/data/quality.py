@@ -73,7 +73,7 @@ def percentiles(values: Sequence[int]) -> dict[str, float]:
         return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
 
     return {"min": s[0], "mean": round(statistics.fmean(s), 1), "p50": pct(0.5), "p90": pct(0.9),
-            "p99": pct(0.99), "max": s[-1]}
+            "p95": pct(0.95), "p99": pct(0.99), "max": s[-1]}
 
 
 def token_lengths(rows: Sequence[dict[str, Any]], tokenizer) -> dict[str, list[int]]:

@@ -8,27 +8,17 @@ be 0), decoded sample rows with trained spans marked, and the shapes of one coll
 from __future__ import annotations
 
 import json
-import statistics
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
+
+from sft_recipes.data.quality import percentiles
 
 PREFIX_WORDS = 4
 
 
 def _user_text(row: dict) -> str:
     return next((m["content"] for m in row["messages"] if m["role"] == "user"), "")
-
-
-def _percentiles(values: list[int]) -> dict[str, float]:
-    if not values:
-        return {}
-    s = sorted(values)
-
-    def pct(p: float) -> int:
-        return s[min(len(s) - 1, int(round(p * (len(s) - 1))))]
-
-    return {"min": s[0], "mean": round(statistics.fmean(s), 1), "p50": pct(0.5), "p95": pct(0.95), "max": s[-1]}
 
 
 def token_stats(tokenized_rows: list[dict]) -> dict[str, Any]:
@@ -42,9 +32,9 @@ def token_stats(tokenized_rows: list[dict]) -> dict[str, Any]:
         "total_tokens": sum(total),
         "trained_tokens": sum(trained),
         "trained_share": round(sum(trained) / max(sum(total), 1), 4),
-        "length": _percentiles(total),
-        "response_length": _percentiles(trained),
-        "response_length_by_task": {k: _percentiles(v) for k, v in sorted(by_task.items())},
+        "length": percentiles(total),
+        "response_length": percentiles(trained),
+        "response_length_by_task": {k: percentiles(v) for k, v in sorted(by_task.items())},
     }
 
 
