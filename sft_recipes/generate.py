@@ -7,6 +7,12 @@ stop strings, and the returned text is cut there too (the stopping check only se
 
 Batches are left-padded (a decoder continues from the last position of every row) and built from
 prompts of similar length, so little compute goes to padding; answers come back in the input order.
+
+Prompts that open with the same long run of tokens (one document asked several questions, a long shared
+system prompt) are run as a group: the shared tokens are encoded once into a KV cache, and every member
+continues from a copy of it, padded between the shared part and its own ending (positions come from the
+attention mask, so each row sees exactly the positions it would see alone). On the quickstart's held-out
+set (12 opinions x 6 questions, ~480 tokens each, ~440 of them shared) this skips ~80% of the prompt work.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from typing import Any, Sequence, Union
 
 from sft_recipes import SFTRecipesError
 from sft_recipes.conversation import chat_messages
+from sft_recipes.prefix_cache import prefix_batches, prefix_cache, shared_prefix_groups, stacked_cache
 
 Prompt = Union[str, Sequence[dict[str, Any]]]  # raw text, or chat messages rendered with the chat template
 
@@ -104,6 +111,8 @@ def generate_token_ids(
     stop_strings: Sequence[str] | None = None,
     progress: bool = True,
     desc: str = "generating",
+    batch_keys: Sequence[str] | None = None,
+    share_prefixes: bool = True,
     **generate_kwargs: Any,
 ) -> list[list[int]]:
     """New token ids per prompt, in input order, ending before the first EOS / end-of-turn token.
@@ -111,6 +120,8 @@ def generate_token_ids(
     See ``generate`` for the arguments; this is the same loop without decoding, for callers that
     compare tokens rather than text.
     """
+    import copy
+
     import torch
     from tqdm.auto import tqdm
 
@@ -118,6 +129,8 @@ def generate_token_ids(
         return []
     if batch_size < 1:
         raise GenerationError(f"batch_size must be >= 1, got {batch_size}")
+    if batch_keys is not None and len(batch_keys) != len(prompts):
+        raise GenerationError(f"{len(batch_keys)} batch keys for {len(prompts)} prompts")
     stops = list(template_stop_strings(tokenizer) if stop_strings is None else stop_strings)
     eos_ids = stop_token_ids(tokenizer, model)
     if not eos_ids:
@@ -125,22 +138,43 @@ def generate_token_ids(
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
 
     encoded = _tokenize_prompts(tokenizer, prompts)
-    order = sorted(range(len(encoded)), key=lambda i: len(encoded[i]))
+    groups, lone = shared_prefix_groups(encoded) if share_prefixes else ([], list(range(len(encoded))))
+    batches = prefix_batches(groups, batch_size)  # lists of (shared prefix length, prompt index)
+    keys = list(batch_keys) if batch_keys is not None else [""] * len(prompts)
+    for key in dict.fromkeys(keys[i] for i in lone):
+        # a batch runs until its longest answer ends: one-line answers are not batched with long ones
+        order = sorted((i for i in lone if keys[i] == key), key=lambda i: len(encoded[i]))
+        batches += [[(0, i) for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
+
     results: list[list[int]] = [[] for _ in encoded]
     sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
     if do_sample:
         torch.manual_seed(seed)
     device = next(model.parameters()).device
+    prefix_caches: dict[tuple[int, ...], Any] = {}
+    last_use = {tuple(encoded[i][:shared]): n for n, batch in enumerate(batches) for shared, i in batch}
 
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
-    for batch in tqdm(batches, desc=desc, unit="batch", disable=not progress):
-        width = max(len(encoded[i]) for i in batch)
-        input_ids = torch.full((len(batch), width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-        for row, i in enumerate(batch):  # left padding: every row's last prompt token sits in the last column
-            ids = encoded[i]
-            input_ids[row, width - len(ids) :] = torch.tensor(ids, dtype=torch.long)
-            attention_mask[row, width - len(ids) :] = 1
+    for n, batch in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
+        shared_prefixes = prefixes = [tuple(encoded[i][:shared]) for shared, i in batch]
+        for prefix in dict.fromkeys(prefixes):
+            if prefix and prefix not in prefix_caches:
+                prefix_caches[prefix] = prefix_cache(model, prefix)
+        if any(prefix and prefix_caches[prefix] is None for prefix in prefixes):
+            prefixes = [() for _ in batch]  # this model cannot share a prefix cache
+        cached = max(len(p) for p in prefixes)  # columns held in the cache: every prefix ends here
+        width = max(len(encoded[i]) - len(p) for (_, i), p in zip(batch, prefixes))
+        input_ids = torch.full((len(batch), cached + width), pad_id, dtype=torch.long)
+        attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
+        for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
+            # [padding | shared prefix | padding | own tokens]: every row's last prompt token in the last column
+            own = encoded[i][len(prefix):]
+            input_ids[row, cached - len(prefix) : cached] = torch.tensor(prefix, dtype=torch.long)
+            attention_mask[row, cached - len(prefix) : cached] = 1
+            input_ids[row, cached + width - len(own) :] = torch.tensor(own, dtype=torch.long)
+            attention_mask[row, cached + width - len(own) :] = 1
+        extra: dict[str, Any] = {}
+        if cached:
+            extra["past_key_values"] = stacked_cache(model, [prefix_caches[p] for p in prefixes], cached)
         with torch.no_grad():
             output = model.generate(
                 input_ids=input_ids.to(device),
@@ -151,12 +185,16 @@ def generate_token_ids(
                 stop_strings=stops or None,
                 tokenizer=tokenizer if stops else None,
                 **sampling,
+                **extra,
                 **generate_kwargs,
             )
-        for row, i in enumerate(batch):
-            new_tokens = output[row, width:].tolist()
+        for row, (_, i) in enumerate(batch):
+            new_tokens = output[row, cached + width :].tolist()
             end = next((k for k, t in enumerate(new_tokens) if t in eos_ids), len(new_tokens))
             results[i] = new_tokens[:end]
+        for prefix in shared_prefixes:
+            if last_use[prefix] == n:
+                prefix_caches.pop(prefix, None)  # no later batch continues from it
     return results
 
 
@@ -174,6 +212,8 @@ def generate(
     stop_strings: Sequence[str] | None = None,
     progress: bool = True,
     desc: str = "generating",
+    batch_keys: Sequence[str] | None = None,
+    share_prefixes: bool = True,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Answers for ``prompts`` (chat messages or raw text), in input order.
@@ -182,13 +222,15 @@ def generate(
     the answer excludes the stop token and everything from the first stop string on, and keeps any other
     special token the model wrote (so format checks can see it). Sampling is seeded, so a rerun with the
     same seed and batch size gives the same answers. ``generate_kwargs`` go to ``model.generate``
-    (e.g. a ``logits_processor``).
+    (e.g. a ``logits_processor``). Prompts with different ``batch_keys`` (e.g. tasks with short and long
+    answers) are not batched together unless they share a prefix; ``share_prefixes=False`` turns the
+    cached-prefix groups off.
     """
     stops = list(template_stop_strings(tokenizer) if stop_strings is None else stop_strings)
     ids = generate_token_ids(
         model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
         temperature=temperature, top_p=top_p, seed=seed, stop_strings=stops, progress=progress, desc=desc,
-        **generate_kwargs,
+        batch_keys=batch_keys, share_prefixes=share_prefixes, **generate_kwargs,
     )
     # special tokens stay visible: a leaked "<|im_start|>user" is a format error the metrics must see
     return [cut_at_stop_strings(tokenizer.decode(t, skip_special_tokens=False), stops).strip() for t in ids]

@@ -89,9 +89,8 @@ def _stop_token_ids(tokenizer, current) -> list[int] | int:
 
 
 def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
-    from trl import SFTTrainer
-
     from sft_recipes.run_log import MetricsLogger
+    from sft_recipes.trainer import SFTRecipesTrainer
 
     model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids)
     peft_config = lora_config(recipe.model, prepared.new_token_ids, model)
@@ -105,7 +104,7 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     if args.padding_free and not args.packing:
         # TRL refuses max_length with padding-free batches it cannot truncate; prepare already enforced it
         args.max_length = None
-    trainer = SFTTrainer(
+    trainer = SFTRecipesTrainer(
         model=model,
         args=args,
         train_dataset=train_ds,

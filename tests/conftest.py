@@ -55,3 +55,17 @@ def tiny_model_dir(tmp_path_factory, smol_tokenizer) -> Path:
     model.save_pretrained(out)
     smol_tokenizer.save_pretrained(out)
     return out
+
+
+@pytest.fixture(scope="session")
+def lively_model(tiny_model_dir, smol_tokenizer):
+    """(model, tokenizer): the tiny architecture with larger random weights. Its greedy answers and losses depend
+    on the prompt (the default initialisation answers every long prompt with the same token), so a wrong cache or
+    position shows in the tokens."""
+    import torch
+    from transformers import AutoConfig, AutoModelForCausalLM
+
+    config = AutoConfig.from_pretrained(tiny_model_dir)
+    config.initializer_range = 0.2
+    torch.manual_seed(0)
+    return AutoModelForCausalLM.from_config(config).eval(), smol_tokenizer

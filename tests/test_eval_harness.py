@@ -49,8 +49,9 @@ class BigramModel(torch.nn.Module):
     def get_input_embeddings(self):
         return self.embed
 
-    def forward(self, input_ids, attention_mask=None):
-        return SimpleNamespace(logits=self.table[input_ids])
+    def forward(self, input_ids, attention_mask=None, logits_to_keep=0):
+        logits = self.table[input_ids]
+        return SimpleNamespace(logits=logits[logits_to_keep] if torch.is_tensor(logits_to_keep) else logits)
 
 
 BIGRAM_SPLIT = [
@@ -92,6 +93,52 @@ def test_heldout_loss_matches_unpadded_computation_on_tiny_model(tiny_model_dir)
     result = heldout_loss(model, Dataset.from_list(rows), batch_size=2, pad_token_id=2, progress=False)
     assert result.tokens == count == 4
     assert result.loss == pytest.approx(nll / count, rel=1e-5)
+
+
+def _reference_loss(model, rows):
+    """One row at a time, no padding, no cache: the reference computation."""
+    nll, count = 0.0, 0
+    for r in rows:
+        with torch.no_grad():
+            logp = torch.log_softmax(model(input_ids=torch.tensor([r["input_ids"]])).logits[0].float(), -1)
+        for t in range(1, len(r["labels"])):
+            if r["labels"][t] != -100:
+                nll -= logp[t - 1, r["labels"][t]].item()
+                count += 1
+    return nll, count
+
+
+@pytest.mark.parametrize("batch_size", [2, 4, 7])
+def test_heldout_loss_from_shared_prefixes_matches_rows_alone(lively_model, batch_size):
+    """Three questions about each of two documents (openings of different lengths) and one unrelated row: scored
+    from one cached opening per document, the loss is the rows-alone loss, and fewer tokens go through the model."""
+    model, tok = lively_model
+    docs = ["The Court of Appeals held that the contract was void because the seller never signed it. " * 4,
+            "In Smith v. Jones the district court dismissed the complaint for lack of standing. " * 3]
+    qa = [("Which court?", " The Court of Appeals."), ("Disposition?", " AFFIRMED"), ("Name?", " Smith v. Jones")]
+    rows = []
+    for doc in docs:
+        for q, a in qa:
+            prompt, answer = tok(doc + q)["input_ids"], tok(a)["input_ids"]
+            rows.append({"input_ids": prompt + answer, "labels": [-100] * len(prompt) + answer})
+    lone = tok("Unrelated row. Yes")["input_ids"]
+    rows.append({"input_ids": lone, "labels": [-100] * (len(lone) - 1) + lone[-1:]})
+    nll, count = _reference_loss(model, rows)
+
+    seen = []
+    hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: seen.append(args[0].numel()))
+    try:
+        shared = heldout_loss(model, rows, batch_size=batch_size, pad_token_id=2, progress=False)
+        shared_tokens = sum(seen)
+        seen.clear()
+        plain = heldout_loss(model, rows, batch_size=batch_size, pad_token_id=2, progress=False, share_prefixes=False)
+        plain_tokens = sum(seen)
+    finally:
+        hook.remove()
+    assert shared.tokens == plain.tokens == count
+    assert shared.loss == pytest.approx(nll / count, rel=1e-5)
+    assert plain.loss == pytest.approx(nll / count, rel=1e-5)
+    assert shared_tokens < plain_tokens - sum(len(tok(d)["input_ids"]) for d in docs)
 
 
 def test_heldout_loss_fails_loudly():

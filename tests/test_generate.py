@@ -12,6 +12,7 @@ from sft_recipes.generate import (
     generate_token_ids,
     load_for_inference,
     render_prompt,
+    shared_prefix_groups,
     stop_token_ids,
     template_stop_strings,
 )
@@ -101,6 +102,57 @@ def test_left_padding_matches_unbatched_greedy(tiny):
     batched = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=4, progress=False)
     assert batched == one_by_one
     assert len({tuple(ids) for ids in one_by_one}) > 1  # answers differ, so order restoration is checked too
+
+
+def test_shared_prefix_groups():
+    doc_a, doc_b = list(range(100, 160)), list(range(200, 240))
+    encoded = [
+        doc_a + [1, 2, 3],      # 0: document A, question 1
+        doc_b + [7],            # 1: document B, question 1
+        doc_a + [4],            # 2: document A, question 2
+        [9] * 50,               # 3: shares nothing
+        doc_b + [8, 8],         # 4: document B, question 2
+        doc_a[:20] + [5] * 30,  # 5: a 20-token common opening (a short system prompt) is not worth a group
+        doc_a + [1, 2, 6],      # 6: document A, question 3 (shares 62 tokens with 0)
+        [3] * 40 + [1] * 60,    # 7, 8: 40 shared tokens, under half of either prompt -> alone
+        [3] * 40 + [2] * 60,
+    ]
+    groups, lone = shared_prefix_groups(encoded)
+    assert sorted((shared, sorted(members)) for shared, members in groups) == [(40, [1, 4]), (60, [0, 2, 6])]
+    assert sorted(lone) == [3, 5, 7, 8]
+    # a prompt that is entirely the prefix of another keeps its last token to generate from
+    groups, lone = shared_prefix_groups([doc_a, doc_a + [1, 2]])
+    assert groups == [(59, [0, 1])] and lone == []
+
+
+@pytest.mark.parametrize("batch_size", [2, 4, 7])
+def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_size):
+    """Questions about two documents, run from one cached prefix per document (groups split across batches,
+    or two groups with prefixes of different lengths stacked in one batch), give the same tokens as each prompt
+    alone; and the prompt work really is shared (fewer prompt tokens go through the model)."""
+    model, tok = lively_model
+    doc_a = "The Court of Appeals held that the contract was void because the seller never signed it. " * 4
+    doc_b = "In Smith v. Jones the district court dismissed the complaint for lack of standing, and we affirm. " * 3
+    questions = ["Which court decided the case?", "What was the disposition, in the court's own words?", "Name?"]
+    prompts = [[{"role": "user", "content": doc + "\n\nQuestion: " + q}] for doc in (doc_a, doc_b) for q in questions]
+    prompts.append([{"role": "user", "content": "Unrelated short prompt."}])
+
+    seen = []
+    hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
+    try:
+        one_by_one = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=1, progress=False,
+                                        share_prefixes=False)
+        plain_prompt_tokens = sum(b * t for b, t in seen if t > 1)
+        seen.clear()
+        shared = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=batch_size, progress=False,
+                                    batch_keys=["q"] * 6 + ["other"])
+        shared_prompt_tokens = sum(b * t for b, t in seen if t > 1)
+    finally:
+        hook.remove()
+    assert shared == one_by_one
+    assert len({tuple(ids) for ids in one_by_one}) == len(prompts)  # every answer differs: order is checked too
+    doc_tokens = len(tok(doc_a)["input_ids"]) + len(tok(doc_b)["input_ids"])
+    assert shared_prompt_tokens < plain_prompt_tokens - doc_tokens  # each document encoded once, not three times
 
 
 def test_sampling_is_seeded(tiny):

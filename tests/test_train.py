@@ -52,7 +52,7 @@ def tiny_recipe(tiny_model_dir, data_file, out, *extra, **values):
 def trained_logits(output_dir: Path, batch) -> torch.Tensor:
     from sft_recipes.generate import load_for_inference
 
-    model, _ = load_for_inference(str(output_dir))
+    model, _ = load_for_inference(str(output_dir), merge=False)  # the saved adapter itself, not a merge of it
     with torch.no_grad():
         return model(**batch).logits
 

@@ -71,19 +71,6 @@ def _shared_template(tokenizers: dict[str, Any]) -> tuple[str | None, str | None
     return None, None
 
 
-def _generate_by_task(model, tokenizer, prompts: list, tasks: list[str], desc: str = "generating",
-                      **kwargs) -> list[str]:
-    """Generate task by task: a batch runs until its longest answer ends, so one-line answers (a court's name)
-    batched apart from long ones (a summary) finish in a few steps instead of waiting for the summary."""
-    answers: list[str] = [""] * len(prompts)
-    for task in dict.fromkeys(tasks):
-        index = [i for i, t in enumerate(tasks) if t == task]
-        out = generate(model, tokenizer, [prompts[i] for i in index], desc=f"{desc} {task}".strip(), **kwargs)
-        for i, answer in zip(index, out):
-            answers[i] = answer
-    return answers
-
-
 def compare_models(
     models: dict[str, str | None],
     test_rows: Sequence[dict[str, Any]],
@@ -139,10 +126,10 @@ def compare_models(
         if not tokenizer.chat_template and template is not None:
             tokenizer.chat_template = template
             prompt_template = f"borrowed from {template_owner}"
-        answers = _generate_by_task(
-            model, tokenizer, list(prompts), [r.get("task", "") for r in rows], max_new_tokens=max_new_tokens,
-            batch_size=batch_size, do_sample=do_sample, temperature=temperature, seed=seed, progress=progress,
-            desc=f"generating ({name})",
+        answers = generate(
+            model, tokenizer, list(prompts), batch_keys=[r.get("task", "") for r in rows],
+            max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample, temperature=temperature,
+            seed=seed, progress=progress, desc=f"generating ({name})",
         )
         outputs[name] = answers
         scores = score_rows(

@@ -48,6 +48,26 @@ def _rows(split) -> list[dict[str, list[int]]]:
     return rows
 
 
+def _groups(rows, share_prefixes: bool) -> tuple[list[tuple[int, list[int]]], list[int]]:
+    """Rows sharing a long opening (one document, several questions), with the shared part cut before the first
+    position that predicts a trained token, so every scored position runs outside the cache."""
+    from sft_recipes.prefix_cache import shared_prefix_groups
+
+    if not share_prefixes:
+        return [], list(range(len(rows)))
+    groups, lone = shared_prefix_groups([r["input_ids"] for r in rows])
+    first_scored = [next((t - 1 for t, label in enumerate(r["labels"]) if label != IGNORE_INDEX and t > 0), 0)
+                    for r in rows]
+    kept = []
+    for shared, members in groups:
+        shared = min(shared, *(first_scored[i] for i in members))
+        if shared > 0:
+            kept.append((shared, members))
+        else:
+            lone += members
+    return kept, lone
+
+
 def heldout_loss(
     model,
     split: Sequence[dict[str, Any]] | Any,
@@ -56,16 +76,21 @@ def heldout_loss(
     pad_token_id: int = 0,
     progress: bool = True,
     desc: str = "held-out loss",
+    share_prefixes: bool = True,
 ) -> HeldoutResult:
     """Token-weighted held-out NLL and perplexity of ``model`` on ``split``.
 
     Rows are batched by length with right padding (padding is masked in attention and labels, so it
     changes no number). Labels are the unshifted input labels, as the trainer sees them: the token at
-    position t+1 is predicted from position t.
+    position t+1 is predicted from position t. Rows that open with the same long run of tokens (several
+    questions about one document) are scored from one KV cache of that opening (``share_prefixes``), with
+    positions taken from the attention mask, so the numbers are those of the rows alone.
     """
     import torch
     import torch.nn.functional as F
     from tqdm.auto import tqdm
+
+    from sft_recipes.prefix_cache import prefix_batches, prefix_cache, stacked_cache
 
     rows = _rows(split)
     if not rows:
@@ -75,34 +100,56 @@ def heldout_loss(
     if top >= vocab:
         raise HeldoutError(f"the split holds token id {top} but the model's vocabulary has {vocab} tokens")
 
-    order = sorted(range(len(rows)), key=lambda i: len(rows[i]["input_ids"]))
-    batches = [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    groups, lone = _groups(rows, share_prefixes)
+    order = sorted(lone, key=lambda i: len(rows[i]["input_ids"]))
+    batches = prefix_batches(groups, batch_size)
+    batches += [[(0, i) for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
     device = next(model.parameters()).device
+    caches: dict[tuple[int, ...], Any] = {}
+    last_use = {tuple(rows[i]["input_ids"][:shared]): n for n, b in enumerate(batches) for shared, i in b}
     total_nll, total_tokens = 0.0, 0
     was_training = model.training
     model.eval()
     try:
-        for batch in tqdm(batches, desc=desc, unit="batch", disable=not progress):
-            width = max(len(rows[i]["input_ids"]) for i in batch)
+        for n, batch in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
+            prefixes = [tuple(rows[i]["input_ids"][:shared]) for shared, i in batch]
+            for prefix in dict.fromkeys(prefixes):
+                if prefix and prefix not in caches:
+                    caches[prefix] = prefix_cache(model, prefix)
+            usable = all(not p or caches[p] is not None for p in prefixes)
+            cached = max(len(p) for p in prefixes) if usable else 0
+            # [padding | shared prefix] in the cache, then [own tokens | padding] in the batch
+            width = max(len(rows[i]["input_ids"]) - (len(p) if usable else 0) for (_, i), p in zip(batch, prefixes))
             input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
             labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), width), dtype=torch.long)
-            for row, i in enumerate(batch):
-                n = len(rows[i]["input_ids"])
-                input_ids[row, :n] = torch.tensor(rows[i]["input_ids"], dtype=torch.long)
-                labels[row, :n] = torch.tensor(rows[i]["labels"], dtype=torch.long)
-                attention_mask[row, :n] = 1
+            attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
+            for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
+                start = len(prefix) if usable else 0
+                own = rows[i]["input_ids"][start:]
+                input_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
+                labels[row, : len(own)] = torch.tensor(rows[i]["labels"][start:], dtype=torch.long)
+                attention_mask[row, cached - start : cached + len(own)] = 1
+            next_labels = labels[:, 1:]
+            scored = next_labels != IGNORE_INDEX  # position t predicts trained token t+1
+            keep = torch.zeros_like(labels, dtype=torch.bool)
+            keep[:, :-1] = scored
+            targets = next_labels[scored].to(device)
+            inputs: dict[str, Any] = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
+                                      "logits_to_keep": keep.to(device)}
+            if cached:
+                positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, cached:]
+                inputs["position_ids"] = positions.to(device)
+                inputs["past_key_values"] = stacked_cache(model, [caches[p] for p in prefixes], cached)
             with torch.no_grad():
-                logits = model(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device)).logits
-            shifted_logits = logits[:, :-1, :].float()
-            shifted_labels = labels[:, 1:].to(device)
-            total_nll += F.cross_entropy(
-                shifted_logits.reshape(-1, shifted_logits.size(-1)),
-                shifted_labels.reshape(-1),
-                ignore_index=IGNORE_INDEX,
-                reduction="sum",
-            ).item()
-            total_tokens += int((shifted_labels != IGNORE_INDEX).sum())
+                # logits only where a trained token is predicted: most of a prompt-heavy row needs none
+                logits = model(**inputs).logits
+            if logits.shape[:-1] != targets.shape:
+                raise HeldoutError(f"{type(model).__name__} does not take logits_to_keep as a boolean mask")
+            total_nll += F.cross_entropy(logits.float(), targets, reduction="sum").item()
+            total_tokens += targets.numel()
+            for prefix in prefixes:
+                if last_use.get(prefix) == n:
+                    caches.pop(prefix, None)
     finally:
         model.train(was_training)
     if total_tokens == 0:

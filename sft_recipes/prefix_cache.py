@@ -1,0 +1,101 @@
+"""Prompts that share a long opening, and the KV caches that let them share its compute.
+
+One document asked several questions (a court opinion and its six questions, a reading-comprehension passage)
+makes prompts that repeat hundreds of tokens. ``shared_prefix_groups`` finds such groups in tokenized prompts;
+``prefix_cache`` encodes a group's shared tokens once; ``stacked_cache`` puts the caches of several groups side
+by side in one batch (each left-padded; the attention mask hides the padding, and the cached keys already carry
+their positions). Generation and the held-out loss both run from these caches.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+
+def _common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
+    n = min(len(a), len(b))
+    for k in range(n):
+        if a[k] != b[k]:
+            return k
+    return n
+
+
+def shared_prefix_groups(
+    encoded: Sequence[Sequence[int]], min_shared: int = 32, min_fraction: float = 0.5
+) -> tuple[list[tuple[int, list[int]]], list[int]]:
+    """Prompts worth running from one cached prefix: ``([(shared length, indices), ...], [lone indices])``.
+
+    Prompts are sorted by their tokens, so those sharing an opening sit next to each other and a run's shared
+    prefix is the shortest of its neighbours' common prefixes. A run continues while the shared part is at least
+    ``min_shared`` tokens and at least ``min_fraction`` of the shorter prompt (a common 30-token system prompt
+    does not make 72 prompts one group; one opinion asked six questions does). Every member keeps at least its
+    last token outside the prefix, since generation starts from an uncached token.
+    """
+    order = sorted(range(len(encoded)), key=lambda i: list(encoded[i]))
+    runs: list[tuple[int, list[int]]] = []
+    for i in order:
+        if runs:
+            shared, members = runs[-1]
+            prev = encoded[members[-1]]
+            common = min(_common_prefix_length(prev, encoded[i]), len(encoded[i]) - 1, shared)
+            if common >= min_shared and common >= min_fraction * min(len(prev), len(encoded[i])):
+                runs[-1] = (common, members + [i])
+                continue
+        runs.append((len(encoded[i]) - 1, [i]))
+    groups = [(shared, members) for shared, members in runs if len(members) > 1]
+    lone = [members[0] for _, members in runs if len(members) == 1]
+    return groups, lone
+
+
+def prefix_batches(groups: list[tuple[int, list[int]]], batch_size: int) -> list[list[tuple[int, int]]]:
+    """Batches of ``(shared prefix length, index)``: whole groups where they fit, split where a group is larger."""
+    batches: list[list[tuple[int, int]]] = []
+    current: list[tuple[int, int]] = []
+    for shared, members in groups:
+        if current and len(current) + len(members) > batch_size:
+            batches.append(current)
+            current = []
+        for i in members:
+            if len(current) == batch_size:
+                batches.append(current)
+                current = []
+            current.append((shared, i))
+    if current:
+        batches.append(current)
+    return batches
+
+
+def prefix_cache(model, prefix: Sequence[int]):
+    """The KV cache of ``prefix`` (one row), or None for models whose cache is not plain per-position keys and
+    values (sliding-window or linear-attention layers), which then run without shared prefixes."""
+    import torch
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    device = next(model.parameters()).device
+    cache = DynamicCache(config=model.config)
+    if any(type(layer) is not DynamicLayer for layer in cache.layers):
+        return None
+    with torch.no_grad():
+        model(input_ids=torch.tensor([list(prefix)], device=device), past_key_values=cache, use_cache=True,
+              logits_to_keep=1)
+    return cache
+
+
+def stacked_cache(model, caches: list, width: int):
+    """One batch cache from one-row prefix caches, each left-padded to ``width`` positions (the attention mask
+    hides the padding; the cached keys already carry their own positions)."""
+    import torch
+    import torch.nn.functional as F
+    from transformers import DynamicCache
+
+    out = DynamicCache(config=model.config)
+    for layer_idx in range(len(caches[0].layers)):
+        keys, values = [], []
+        for cache in caches:
+            layer = cache.layers[layer_idx]
+            pad = width - layer.keys.shape[-2]
+            keys.append(F.pad(layer.keys, (0, 0, pad, 0)))
+            values.append(F.pad(layer.values, (0, 0, pad, 0)))
+        out.update(torch.cat(keys), torch.cat(values), layer_idx)
+    return out

@@ -1,0 +1,57 @@
+"""The CPU loss that scores only labelled positions equals TRL's own fused-head loss: same value, same gradients,
+same logged entropy and token accuracy, for LoRA and full fine-tuning, padded and padding-free batches, with and
+without a gradient-accumulation token count."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from trl import SFTTrainer
+
+from sft_recipes.prepare import ensure_prepared
+from sft_recipes.train import build_trainer
+from tests.test_train import alpaca_file, tiny_recipe  # noqa: F401  (module fixture)
+
+
+def _loss_grads_metrics(trainer, compute_loss, batch, num_items):
+    trainer.model.zero_grad()
+    trainer._metrics["train"].clear()
+    trainer._total_train_tokens = 0  # a running count: both paths start from zero
+    trainer.model.train()
+    loss = compute_loss(trainer, trainer.model, dict(batch), num_items_in_batch=num_items)
+    loss.backward()
+    grads = {n: p.grad.clone() for n, p in trainer.model.named_parameters() if p.requires_grad and p.grad is not None}
+    metrics = {k: list(v) for k, v in trainer._metrics["train"].items()}
+    return loss.detach(), grads, metrics
+
+
+@pytest.mark.parametrize("extra", [
+    ["--use_peft", "--lora_r", "8", "--lora_dropout", "0"],
+    [],
+    ["--use_peft", "--lora_r", "8", "--lora_dropout", "0", "--padding_free", "true"],
+], ids=["lora", "full", "lora-padding-free"])
+@pytest.mark.parametrize("num_items", [None, 37])
+def test_labelled_only_loss_equals_trl_fused_loss(tiny_model_dir, alpaca_file, tmp_path, extra,  # noqa: F811
+                                                   num_items):
+    recipe = tiny_recipe(tiny_model_dir, alpaca_file, tmp_path / "run", "--max_steps", "1", *extra)
+    trainer = build_trainer(recipe, ensure_prepared(recipe))
+    batch = next(iter(trainer.get_train_dataloader()))
+    labels = batch["labels"]
+    assert (labels == -100).any() and (labels != -100).any()  # prompt and answer tokens both present
+    if extra and "--padding_free" not in extra:
+        # make the LoRA B matrices non-zero, so the adapters' gradients are not trivially zero
+        with torch.no_grad():
+            for name, p in trainer.model.named_parameters():
+                if "lora_B" in name:
+                    p.normal_(0, 0.02)
+
+    ours = _loss_grads_metrics(trainer, type(trainer).compute_loss, batch, num_items)
+    trl = _loss_grads_metrics(trainer, SFTTrainer.compute_loss, batch, num_items)
+    assert type(trainer).compute_loss is not SFTTrainer.compute_loss
+    torch.testing.assert_close(ours[0], trl[0], rtol=1e-5, atol=1e-6)
+    assert ours[1].keys() == trl[1].keys() and ours[1]
+    for name in ours[1]:
+        torch.testing.assert_close(ours[1][name], trl[1][name], rtol=1e-4, atol=1e-6, msg=name)
+    assert ours[2].keys() == trl[2].keys()
+    for key in ("entropy", "mean_token_accuracy", "num_tokens"):
+        assert ours[2][key] == pytest.approx(trl[2][key], rel=1e-4, abs=1e-6), key
