@@ -6,9 +6,9 @@ Counted per training step from what the model processed (measure.BatchStats), fo
       frozen linears   2 * P_linear * T            P_linear: q, k, v, o, gate, up, down weights of every layer
       LoRA             2 * r * sum(in + out) * T   the A (in x r) and B (r x out) of every adapted linear
       attention        4 * n_layers * d_attn * C   QK^T and AV; C = sum over sequences of L*(L+1)/2 causal pairs
-      LM head          2 * d_model * V * Y         Y = positions the head scores: TRL's fused LM head scores only
-                                                   labelled positions on Triton devices, every position on a CPU
-                                                   (counted there on non-pad positions, Y = T)
+      LM head          2 * d_model * V * Y         Y = positions the head scores: sft-recipes' trainer asks for
+                                                   logits at labelled positions only (TRL's tiled head does the
+                                                   same on Triton devices), so Y = trained tokens
     backward
       frozen linears   1x forward                  activation gradients only: no weight gradients for frozen weights
       LoRA             2x forward                  activation and weight gradients
@@ -31,7 +31,7 @@ from typing import Any
 FORMULA = (
     "total = 2*F + 3*A + 3*S + 2*H; forward F = 2*P_linear*T (frozen q,k,v,o,gate,up,down), "
     "A = 2*r*sum(in+out)*T (LoRA), S = 4*n_layers*d_attn*sum_seq L(L+1)/2 (causal QK^T and AV), "
-    "H = 2*d_model*V*Y (TRL's fused LM head; on CPU it scores every position, so Y = T); backward: frozen 1x forward (activation "
+    "H = 2*d_model*V*Y (the LM head scores labelled positions only: Y = trained tokens); backward: frozen 1x forward (activation "
     "grads only), LoRA 2x, attention 2x, LM head 1x (tied, frozen); T = non-pad tokens"
 )
 

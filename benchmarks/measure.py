@@ -79,10 +79,13 @@ class BatchMeter:
             return None
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         if input_ids is not None:
-            self.record(input_ids, kwargs.get("attention_mask"), kwargs.get("labels"), kwargs.get("position_ids"))
+            self.record(input_ids, kwargs.get("attention_mask"), kwargs.get("labels"), kwargs.get("position_ids"),
+                        kwargs.get("logits_to_keep"))
         return None
 
-    def record(self, input_ids, attention_mask=None, labels=None, position_ids=None) -> None:
+    def record(self, input_ids, attention_mask=None, labels=None, position_ids=None, logits_to_keep=None) -> None:
+        """``labels``, or for a trainer that asks the model for logits at labelled positions only, the boolean
+        ``logits_to_keep`` mask of the positions that predict a trained token (the same count)."""
         s = self.stats
         lengths = sequence_lengths(input_ids, attention_mask, position_ids)
         s.steps += 1
@@ -93,6 +96,8 @@ class BatchMeter:
         s.causal_pairs += sum(n * (n + 1) // 2 for n in lengths)
         if labels is not None:
             s.trained_tokens += int((labels[..., 1:] != IGNORE_INDEX).sum())
+        elif logits_to_keep is not None and str(getattr(logits_to_keep, "dtype", "")) == "torch.bool":
+            s.trained_tokens += int(logits_to_keep.sum())
         s.batch_shapes.append(list(input_ids.shape))
         s.useful_per_step.append(sum(lengths))
         s.step_starts.append(time.perf_counter())

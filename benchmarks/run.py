@@ -199,16 +199,14 @@ def flop_efficiency(training: dict[str, Any], model_path: str, lora_r: int, gemm
         c = block["contenders"].get("sft_recipes")
         if not c or "error" in c:
             continue
-        # On CPU TRL's fused LM head scores every position (labelled or not); only non-pad ones are credited.
-        flops = lora_step_flops(shapes, lora_r, c["useful_tokens"], c["causal_pairs"], c["useful_tokens"])
-        labelled_only = lora_step_flops(shapes, lora_r, c["useful_tokens"], c["causal_pairs"], c["trained_tokens"])
+        # sft-recipes' trainer projects only the labelled positions through the LM head
+        flops = lora_step_flops(shapes, lora_r, c["useful_tokens"], c["causal_pairs"], c["trained_tokens"])
         achieved = flops["total"] / c["seconds_per_epoch"]
         out["variants"][variant] = {
             "flops": {k: float(f"{v:.4g}") for k, v in flops.items()},
             "flops_per_useful_token": round(flops["total"] / c["useful_tokens"]),
             "achieved_gflops": round(achieved / 1e9, 3),
             "efficiency": round(achieved / best, 4),
-            "efficiency_if_head_on_labelled_only": round(labelled_only["total"] / c["seconds_per_epoch"] / best, 4),
         }
     return out
 
