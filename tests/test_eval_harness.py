@@ -1,6 +1,7 @@
 """Held-out loss by hand, adapter loading, and base-vs-tuned comparison end to end on the tiny model."""
 
 import json
+import shutil
 import math
 from types import SimpleNamespace
 
@@ -208,9 +209,15 @@ def test_split_prompt_uses_last_assistant_turn():
 
 
 def test_compare_models_writes_everything(adapter_run, tiny_model_dir, smol_tokenizer, tmp_path):
+    from sft_recipes.run_log import plot_training_curves
+
+    run = tmp_path / "run"  # the adapter run plus the loss curve a trained run carries
+    shutil.copytree(adapter_run, run)
+    (run / "metrics.jsonl").write_text("".join(json.dumps({"step": s, "loss": 2.0 / s}) + "\n" for s in (1, 2, 3)))
+    plot_training_curves(run / "metrics.jsonl", run / "training_curves.png")
     out = tmp_path / "eval"
     metrics = compare_models(
-        {"base": str(tiny_model_dir), "tuned": str(adapter_run)},
+        {"base": str(tiny_model_dir), "tuned": str(run)},
         TEST_ROWS,
         out,
         tokenized=tokenized_rows(smol_tokenizer, TEST_ROWS),
@@ -249,6 +256,10 @@ def test_compare_models_writes_everything(adapter_run, tiny_model_dir, smol_toke
     assert "held-out loss" in report and "## Examples" in report
     png = (out / "scores.png").read_bytes()
     assert png.startswith(b"\x89PNG") and len(png) > 5000
+    # the tuned run's loss curve travels with the report; the base model has none
+    assert (out / "training_curves_tuned.png").read_bytes() == (run / "training_curves.png").read_bytes()
+    assert "## Training curves (tuned)" in report and "(training_curves_tuned.png)" in report
+    assert "Training curves (base)" not in report
 
 
 def test_eval_cli_end_to_end(adapter_run, tiny_model_dir, smol_tokenizer, tmp_path, capsys):

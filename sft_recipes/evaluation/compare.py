@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import gc
 import json
+import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -26,6 +27,7 @@ from sft_recipes.jsonl import iter_jsonl
 
 GENERATIONS_FILE = "generations.jsonl"
 METRICS_FILE = "metrics.json"
+TRAINING_CURVES = "training_curves.png"  # written by run_log.plot_training_curves into every run dir
 
 
 class EvalDataError(SFTRecipesError):
@@ -173,7 +175,14 @@ def compare_models(
     }
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     plot_scores(metrics, out / "scores.png")
-    write_report(metrics, generations, out / "report.md", examples=report_examples, plot_name="scores.png")
+    training_plots = {}
+    for name, path in models.items():  # a trained run's loss curve, copied so the report stands alone
+        curve = Path(path) / TRAINING_CURVES if path else None
+        if curve is not None and curve.is_file():
+            training_plots[name] = f"training_curves_{name}.png"
+            shutil.copyfile(curve, out / training_plots[name])
+    write_report(metrics, generations, out / "report.md", examples=report_examples, plot_name="scores.png",
+                 training_plots=training_plots)
     return metrics
 
 

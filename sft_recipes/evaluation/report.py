@@ -55,7 +55,7 @@ def pick_examples(generations: Sequence[dict[str, Any]], names: Sequence[str], k
 
 
 def render_report(metrics: dict[str, Any], generations: Sequence[dict[str, Any]], examples: int = 3,
-                  plot_name: str | None = None) -> str:
+                  plot_name: str | None = None, training_plots: dict[str, str] | None = None) -> str:
     names = list(metrics["models"])
     models = metrics["models"]
     compare = len(names) >= 2
@@ -103,6 +103,8 @@ def render_report(metrics: dict[str, Any], generations: Sequence[dict[str, Any]]
     if plot_name:
         lines += ["", f"![per-task scores]({plot_name})"]
     lines.append("")
+    for name, plot in (training_plots or {}).items():
+        lines += [f"## Training curves ({name})", "", f"![training loss and token accuracy ({name})]({plot})", ""]
 
     picked = pick_examples(generations, names, examples)
     if picked:
@@ -117,9 +119,10 @@ def render_report(metrics: dict[str, Any], generations: Sequence[dict[str, Any]]
 
 
 def write_report(metrics: dict[str, Any], generations: Sequence[dict[str, Any]], path: str | Path,
-                 examples: int = 3, plot_name: str | None = None) -> Path:
+                 examples: int = 3, plot_name: str | None = None,
+                 training_plots: dict[str, str] | None = None) -> Path:
     p = Path(path)
-    p.write_text(render_report(metrics, generations, examples, plot_name), encoding="utf-8")
+    p.write_text(render_report(metrics, generations, examples, plot_name, training_plots), encoding="utf-8")
     return p
 
 
