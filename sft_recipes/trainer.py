@@ -1,4 +1,4 @@
-"""TRL's SFTTrainer, with the loss scored only where there is a label on CPUs.
+"""TRL's SFTTrainer, with the loss scored only where there is a label on CPUs, and tighter length grouping.
 
 TRL 1.16 computes the loss with a fused, vocabulary-tiled LM head. On CUDA/XPU (Triton) it projects only the
 positions that carry a label; everywhere else it projects every position of the batch, tile by tile, and
@@ -13,24 +13,68 @@ there. The loss is the same number (sum of token NLLs over the labelled tokens, 
 count, or by ``num_items_in_batch`` under gradient accumulation) and the logged entropy / token accuracy are the
 same metrics. Every other case (GPUs, DFT loss, label smoothing, a custom loss function, sequence parallelism,
 MoE auxiliary losses, callers asking for the outputs) is TRL's own ``compute_loss``.
+
+``train_sampling_strategy: group_by_length`` sorts rows by length in windows of 50 batches, as transformers does,
+but on fewer than 200 batches transformers keeps 4 windows however small. Here a window is 50 batches or all of
+them, and the batches of a window are shuffled (the longest first, so an out-of-memory shows at step 1). On the
+benchmark's rows in batches of 8 (benchmarks/): 256 Alpaca-style rows are 95.3% non-pad with transformers' windows
+and 98.8% here; 64 long-tailed rows 43% and 85%.
 """
 
 from __future__ import annotations
 
 import torch
 import torch.nn.functional as F
+from torch.utils.data import Sampler
 from trl import SFTTrainer
 
 IGNORE_INDEX = -100
+WINDOW_BATCHES = 50
 
+class LengthWindowSampler(Sampler):
+    """Rows sorted by length within windows of ``window_batches`` batches; the batches of a window in random order,
+    the longest batch of the epoch first. Seeded by ``seed`` + epoch, so every process draws the same order."""
+
+    def __init__(self, lengths: list[int], batch_size: int, seed: int, window_batches: int = WINDOW_BATCHES):
+        self.lengths, self.batch_size, self.seed, self.window_batches = list(lengths), batch_size, seed, window_batches
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def __iter__(self):
+        generator = torch.Generator().manual_seed(self.seed + self.epoch)
+        order = torch.randperm(len(self.lengths), generator=generator).tolist()
+        window = self.window_batches * self.batch_size
+        batches: list[list[int]] = []
+        for start in range(0, len(order), window):
+            rows = sorted(order[start : start + window], key=lambda i: self.lengths[i], reverse=True)
+            chunk = [rows[k : k + self.batch_size] for k in range(0, len(rows), self.batch_size)]
+            shuffled = torch.randperm(len(chunk), generator=generator).tolist()
+            batches += [chunk[k] for k in shuffled]
+        if batches:
+            longest = max(range(len(batches)), key=lambda b: max(self.lengths[i] for i in batches[b]))
+            batches[0], batches[longest] = batches[longest], batches[0]
+        return iter([i for batch in batches for i in batch])
 
 def _shards_sequences_or_tensors(parallelism_config) -> bool:
     return parallelism_config is not None and (
         parallelism_config.cp_enabled or parallelism_config.sp_enabled or parallelism_config.tp_enabled
     )
 
-
 class SFTRecipesTrainer(SFTTrainer):
+    def _get_train_sampler(self, train_dataset=None):
+        dataset = train_dataset if train_dataset is not None else self.train_dataset
+        column_names = getattr(dataset, "column_names", None) or []
+        if self.args.train_sampling_strategy != "group_by_length" or "input_ids" not in column_names:
+            return super()._get_train_sampler(train_dataset)
+        lengths = [len(ids) for ids in dataset["input_ids"]]
+        batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
+        return LengthWindowSampler(lengths, batch, self.args.seed)
+
     def _scores_labelled_only(self, inputs, return_outputs: bool) -> bool:
         labels = inputs.get("labels")
         return (

@@ -55,3 +55,43 @@ def test_labelled_only_loss_equals_trl_fused_loss(tiny_model_dir, alpaca_file, t
     assert ours[2].keys() == trl[2].keys()
     for key in ("entropy", "mean_token_accuracy", "num_tokens"):
         assert ours[2][key] == pytest.approx(trl[2][key], rel=1e-4, abs=1e-6), key
+
+
+def _non_pad_share(order: list[int], lengths: list[int], batch: int) -> float:
+    batches = [order[k : k + batch] for k in range(0, len(order), batch)]
+    return sum(lengths[i] for i in order) / sum(len(b) * max(lengths[i] for i in b) for b in batches)
+
+
+def test_length_window_sampler_groups_tighter_than_transformers():
+    import random
+
+    from transformers.trainer_pt_utils import get_length_grouped_indices
+
+    from sft_recipes.trainer import LengthWindowSampler
+
+    rng = random.Random(0)
+    lengths = [31 + max(3, int(rng.gauss(30, 10))) for _ in range(256)]  # template + short Alpaca-style rows
+    lengths[17] = max(lengths) + 1
+    sampler = LengthWindowSampler(lengths, batch_size=8, seed=42)
+    order = list(sampler)
+    assert sorted(order) == list(range(256))  # every row exactly once
+    assert 17 in order[:8]  # the longest row is in the first batch
+    assert list(sampler) == order  # same epoch, same order (every process agrees)
+    sampler.set_epoch(1)
+    assert list(sampler) != order and sorted(sampler) == list(range(256))
+    torch.manual_seed(0)
+    transformers_share = _non_pad_share(get_length_grouped_indices(lengths, 8), lengths, 8)
+    ours = _non_pad_share(order, lengths, 8)
+    assert ours > 0.98 > transformers_share
+    # batches come in random order, not sorted by length
+    maxima = [max(lengths[i] for i in order[k : k + 8]) for k in range(8, 256, 8)]
+    assert maxima != sorted(maxima, reverse=True) and maxima != sorted(maxima)
+
+
+def test_group_by_length_uses_the_window_sampler(tiny_model_dir, alpaca_file, tmp_path):  # noqa: F811
+    from sft_recipes.trainer import LengthWindowSampler
+
+    recipe = tiny_recipe(tiny_model_dir, alpaca_file, tmp_path / "run", "--max_steps", "1",
+                         "--train_sampling_strategy", "group_by_length")
+    trainer = build_trainer(recipe, ensure_prepared(recipe))
+    assert isinstance(trainer._get_train_sampler(), LengthWindowSampler)
