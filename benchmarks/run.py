@@ -35,6 +35,11 @@ from benchmarks.contenders import CONTENDERS, LABELS, Job, sft_recipe  # noqa: E
 from benchmarks.flops import FORMULA, Shapes, lora_step_flops, matmul_rate  # noqa: E402
 from benchmarks.report import aggregate, ratios, write_all  # noqa: E402
 
+# (c) at its best CPU settings per data shape (recipe keys; --sft-override adds to them). Short rows of similar
+# length: batches sorted by length (no padding to speak of, no attention across rows). A long tail: padding-free
+# batches (rows concatenated, no padding at all); padding a batch to its 900-token row would waste half of it.
+SFT_SETTINGS: dict[str, dict[str, Any]] = {"short": {}, "long_tail": {"padding_free": True}}
+
 CHILD_ENV = {"TOKENIZERS_PARALLELISM": "false", "HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1",
              "WANDB_DISABLED": "true", "PYTHONWARNINGS": "ignore"}
 
@@ -47,7 +52,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="benchmarks/run.py", description=__doc__.split("\n\n")[0])
     p.add_argument("--tiny", action="store_true", help="a correctness run: a handful of rows, 1 round (use --model)")
     p.add_argument("--model", default="embedded", help="model for every contender (default: embedded SmolLM2-135M)")
-    p.add_argument("--rows", type=int, help="short rows trained by (b) and (c) (default 256)")
+    p.add_argument("--rows", type=int, help="short rows trained by (b) and (c) (default 512)")
     p.add_argument("--classic-rows", type=int, help="short rows trained by (a), a length-stratified subset (48)")
     p.add_argument("--long-rows", type=int, help="long-tail rows trained by (b) and (c) (default 64)")
     p.add_argument("--classic-long-rows", type=int, help="long-tail rows trained by (a) (default 16)")
@@ -71,7 +76,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     defaults = (dict(rows=8, classic_rows=4, long_rows=4, classic_long_rows=2, rounds=1, prep_rows=200, parallel=2,
                      batch_size=2)
                 if args.tiny else
-                dict(rows=256, classic_rows=48, long_rows=64, classic_long_rows=16, rounds=2, prep_rows=52000,
+                dict(rows=512, classic_rows=48, long_rows=64, classic_long_rows=16, rounds=2, prep_rows=52000,
                      parallel=1, batch_size=8))
     for key, value in defaults.items():
         if getattr(args, key) is None:
@@ -118,7 +123,7 @@ def prepare_chunks(args: argparse.Namespace, work: Path, model: str, variant: st
         data_file = bench_data.write_jsonl(rows, base / "rows.jsonl")
         job = Job(contender="sft_recipes", model=model, data_file=str(data_file), prepared_dir=str(base / "prepared"),
                   output_dir=str(base / "run"), max_length=max_length, batch_size=args.batch_size, seed=args.seed,
-                  overrides=_overrides(args.sft_override))
+                  overrides={**SFT_SETTINGS[variant], **_overrides(args.sft_override)})
         prepared = run_prepare(sft_recipe(job), verbose=False)
         train = prepared.dataset["train"]
         if len(train) != n:
@@ -303,7 +308,8 @@ def main(argv: list[str] | None = None) -> int:
                      "lora_target_modules": "all-linear", "dtype": "float32", "batch_size": args.batch_size,
                      "seed": args.seed, "rounds": args.rounds, "rows": args.rows, "classic_rows": args.classic_rows,
                      "long_rows": args.long_rows, "classic_long_rows": args.classic_long_rows,
-                     "long_share": args.long_share, "sft_overrides": _overrides(args.sft_override)},
+                     "long_share": args.long_share, "sft_overrides": _overrides(args.sft_override),
+                     "sft_settings": SFT_SETTINGS},
     }
     try:
         # The reference rate: [tokens of a step x d_model] @ [d_model x d_ff], before and after the training runs.
