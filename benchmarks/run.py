@@ -1,7 +1,7 @@
 """One command for every benchmark: training throughput (classic loop, vanilla TRL, sft-recipes), padding
 efficiency, FLOP efficiency of sft-recipes' training, and data preparation speed against TRL.
 
-    python benchmarks/run.py                   # the full run (~15 min on 2 cores): results/<date>.{json,md,png}
+    python benchmarks/run.py                   # the full run (~25 min on 2 cores): results/<date>.{json,md,png}
     python benchmarks/run.py --tiny --model DIR   # a seconds-long correctness run (CI), e.g. on a tiny model
 
 The machine is shared and noisy, so the figures that count are ratios measured side by side: every contender trains
