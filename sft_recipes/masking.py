@@ -371,3 +371,17 @@ def first_cause(rejects: list[Reject | dict[str, Any]]) -> str:
     same = kinds[reason.split(":")[0]]
     tail = f" ({same} of {len(rejects)} rejects like this)" if len(rejects) > 1 else ""
     return f"{where}{reason}{tail}"
+
+
+def next_token_targets(labels):
+    """``(keep, targets)`` for a ``[batch, length]`` label tensor: ``keep`` marks the positions whose next token is
+    trained (the boolean ``logits_to_keep`` a causal LM takes), ``targets`` those next tokens in the same row-major
+    order the model returns the kept logits in."""
+    import torch
+
+    next_labels = labels[:, 1:]
+    scored = next_labels != IGNORE_INDEX
+    keep = torch.zeros_like(labels, dtype=torch.bool)
+    keep[:, :-1] = scored
+    return keep, next_labels[scored]
+

@@ -28,7 +28,8 @@ import torch.nn.functional as F
 from torch.utils.data import Sampler
 from trl import SFTTrainer
 
-IGNORE_INDEX = -100
+from sft_recipes.masking import next_token_targets
+
 WINDOW_BATCHES = 50
 
 class LengthWindowSampler(Sampler):
@@ -94,12 +95,7 @@ class SFTRecipesTrainer(SFTTrainer):
             return super().compute_loss(model, inputs, return_outputs=return_outputs,
                                         num_items_in_batch=num_items_in_batch)
         mode = "train" if self.model.training else "eval"
-        labels = inputs["labels"]
-        next_labels = labels[:, 1:]
-        scored = next_labels != IGNORE_INDEX  # position t is scored when token t+1 is trained
-        keep = torch.zeros_like(labels, dtype=torch.bool)
-        keep[:, :-1] = scored
-        targets = next_labels[scored]  # row-major, the order in which the model returns the kept logits
+        keep, targets = next_token_targets(inputs["labels"])
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
         logits = model(**model_inputs, use_cache=False, logits_to_keep=keep).logits
         if logits.shape[:-1] != targets.shape:

@@ -83,14 +83,7 @@ def test_heldout_loss_matches_unpadded_computation_on_tiny_model(tiny_model_dir)
          "labels": [-100] * 10 + [19556, 2]},
         {"input_ids": [1, 4093, 198, 2683, 2], "labels": [-100, -100, -100, 2683, 2]},
     ]
-    nll, count = 0.0, 0
-    for r in rows:  # one row at a time, no padding: the reference computation
-        with torch.no_grad():
-            logp = torch.log_softmax(model(input_ids=torch.tensor([r["input_ids"]])).logits[0].float(), -1)
-        for t in range(1, len(r["labels"])):
-            if r["labels"][t] != -100:
-                nll -= logp[t - 1, r["labels"][t]].item()
-                count += 1
+    nll, count = _reference_loss(model, rows)
     result = heldout_loss(model, Dataset.from_list(rows), batch_size=2, pad_token_id=2, progress=False)
     assert result.tokens == count == 4
     assert result.loss == pytest.approx(nll / count, rel=1e-5)

@@ -90,6 +90,7 @@ def heldout_loss(
     import torch.nn.functional as F
     from tqdm.auto import tqdm
 
+    from sft_recipes.masking import next_token_targets
     from sft_recipes.prefix_cache import prefix_batches, prefix_cache, stacked_cache
 
     rows = _rows(split)
@@ -129,11 +130,8 @@ def heldout_loss(
                 input_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
                 labels[row, : len(own)] = torch.tensor(rows[i]["labels"][start:], dtype=torch.long)
                 attention_mask[row, cached - start : cached + len(own)] = 1
-            next_labels = labels[:, 1:]
-            scored = next_labels != IGNORE_INDEX  # position t predicts trained token t+1
-            keep = torch.zeros_like(labels, dtype=torch.bool)
-            keep[:, :-1] = scored
-            targets = next_labels[scored].to(device)
+            keep, targets = next_token_targets(labels)
+            targets = targets.to(device)
             inputs: dict[str, Any] = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
                                       "logits_to_keep": keep.to(device)}
             if cached:
