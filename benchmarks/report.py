@@ -20,7 +20,7 @@ def aggregate(results: list[dict[str, Any]]) -> dict[str, Any]:
         "label": results[0]["label"],
         "examples": sum(r["examples"] for r in results),
         "steps": sum(r["steps"] for r in results),
-        "seconds_per_epoch": round(seconds, 2),
+        "seconds_per_epoch": round(seconds, 4),  # tiny runs take a fraction of a second
         "useful_tokens": useful,
         "processed_tokens": padded,
         "trained_tokens": sum(r["trained_tokens"] for r in results),
