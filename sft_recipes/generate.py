@@ -23,7 +23,7 @@ from typing import Any, Sequence, Union
 
 from sft_recipes import SFTRecipesError
 from sft_recipes.conversation import chat_messages
-from sft_recipes.prefix_cache import prefix_batches, prefix_cache, shared_prefix_groups, stacked_cache
+from sft_recipes.prefix_cache import PrefixCaches, prefix_batches, shared_prefix_groups
 
 Prompt = Union[str, Sequence[dict[str, Any]]]  # raw text, or chat messages rendered with the chat template
 
@@ -151,16 +151,10 @@ def generate_token_ids(
     if do_sample:
         torch.manual_seed(seed)
     device = next(model.parameters()).device
-    prefix_caches: dict[tuple[int, ...], Any] = {}
-    last_use = {tuple(encoded[i][:shared]): n for n, batch in enumerate(batches) for shared, i in batch}
+    caches = PrefixCaches(model, [[tuple(encoded[i][:shared]) for shared, i in batch] for batch in batches])
 
     for n, batch in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
-        shared_prefixes = prefixes = [tuple(encoded[i][:shared]) for shared, i in batch]
-        for prefix in dict.fromkeys(prefixes):
-            if prefix and prefix not in prefix_caches:
-                prefix_caches[prefix] = prefix_cache(model, prefix)
-        if any(prefix and prefix_caches[prefix] is None for prefix in prefixes):
-            prefixes = [() for _ in batch]  # this model cannot share a prefix cache
+        prefixes = caches.prefixes(n)
         cached = max(len(p) for p in prefixes)  # columns held in the cache: every prefix ends here
         width = max(len(encoded[i]) - len(p) for (_, i), p in zip(batch, prefixes))
         input_ids = torch.full((len(batch), cached + width), pad_id, dtype=torch.long)
@@ -174,7 +168,7 @@ def generate_token_ids(
             attention_mask[row, cached + width - len(own) :] = 1
         extra: dict[str, Any] = {}
         if cached:
-            extra["past_key_values"] = stacked_cache(model, [prefix_caches[p] for p in prefixes], cached)
+            extra["past_key_values"] = caches.stacked(prefixes)
         with torch.no_grad():
             output = model.generate(
                 input_ids=input_ids.to(device),
@@ -192,9 +186,7 @@ def generate_token_ids(
             new_tokens = output[row, cached + width :].tolist()
             end = next((k for k, t in enumerate(new_tokens) if t in eos_ids), len(new_tokens))
             results[i] = new_tokens[:end]
-        for prefix in shared_prefixes:
-            if last_use[prefix] == n:
-                prefix_caches.pop(prefix, None)  # no later batch continues from it
+        caches.release(n)
     return results
 
 

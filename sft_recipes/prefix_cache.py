@@ -9,7 +9,8 @@ their positions). Generation and the held-out loss both run from these caches.
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections import defaultdict
+from typing import Any, Sequence
 
 
 def _common_prefix_length(a: Sequence[int], b: Sequence[int]) -> int:
@@ -99,3 +100,39 @@ def stacked_cache(model, caches: list, width: int):
             values.append(F.pad(layer.values, (0, 0, pad, 0)))
         out.update(torch.cat(keys), torch.cat(values), layer_idx)
     return out
+
+
+class PrefixCaches:
+    """The one-row caches a run of batches needs: each shared prefix is encoded when a batch first needs it and
+    dropped after the last batch that runs from it. ``batch_prefixes[n]`` lists batch n's prefix per row (``()``
+    for a row without one)."""
+
+    def __init__(self, model, batch_prefixes: Sequence[Sequence[tuple[int, ...]]]):
+        self.model = model
+        self.batch_prefixes = batch_prefixes
+        self.caches: dict[tuple[int, ...], Any] = {}
+        last_use = {prefix: n for n, prefixes in enumerate(batch_prefixes) for prefix in prefixes if prefix}
+        self.expiring: dict[int, list[tuple[int, ...]]] = defaultdict(list)
+        for prefix, n in last_use.items():
+            self.expiring[n].append(prefix)
+
+    def prefixes(self, n: int) -> list[tuple[int, ...]]:
+        """Batch n's prefixes, encoded; all ``()`` when the model cannot run from a shared cache."""
+        prefixes = list(self.batch_prefixes[n])
+        for prefix in dict.fromkeys(prefixes):
+            if prefix and prefix not in self.caches:
+                self.caches[prefix] = prefix_cache(self.model, prefix)
+        if any(prefix and self.caches[prefix] is None for prefix in prefixes):
+            return [() for _ in prefixes]
+        return prefixes
+
+    def stacked(self, prefixes: Sequence[tuple[int, ...]]):
+        """The batch cache for ``prefixes`` (from ``prefixes(n)``), or None when no row has one."""
+        width = max(len(p) for p in prefixes)
+        return stacked_cache(self.model, [self.caches[p] for p in prefixes], width) if width else None
+
+    def release(self, n: int) -> None:
+        """Drop the caches no batch after batch n runs from."""
+        for prefix in self.expiring.pop(n, []):
+            self.caches.pop(prefix, None)
+

@@ -91,7 +91,7 @@ def heldout_loss(
     from tqdm.auto import tqdm
 
     from sft_recipes.masking import next_token_targets
-    from sft_recipes.prefix_cache import prefix_batches, prefix_cache, stacked_cache
+    from sft_recipes.prefix_cache import PrefixCaches, prefix_batches
 
     rows = _rows(split)
     if not rows:
@@ -106,26 +106,21 @@ def heldout_loss(
     batches = prefix_batches(groups, batch_size)
     batches += [[(0, i) for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
     device = next(model.parameters()).device
-    caches: dict[tuple[int, ...], Any] = {}
-    last_use = {tuple(rows[i]["input_ids"][:shared]): n for n, b in enumerate(batches) for shared, i in b}
+    caches = PrefixCaches(model, [[tuple(rows[i]["input_ids"][:shared]) for shared, i in b] for b in batches])
     total_nll, total_tokens = 0.0, 0
     was_training = model.training
     model.eval()
     try:
         for n, batch in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
-            prefixes = [tuple(rows[i]["input_ids"][:shared]) for shared, i in batch]
-            for prefix in dict.fromkeys(prefixes):
-                if prefix and prefix not in caches:
-                    caches[prefix] = prefix_cache(model, prefix)
-            usable = all(not p or caches[p] is not None for p in prefixes)
-            cached = max(len(p) for p in prefixes) if usable else 0
+            prefixes = caches.prefixes(n)
+            cached = max(len(p) for p in prefixes)
             # [padding | shared prefix] in the cache, then [own tokens | padding] in the batch
-            width = max(len(rows[i]["input_ids"]) - (len(p) if usable else 0) for (_, i), p in zip(batch, prefixes))
+            width = max(len(rows[i]["input_ids"]) - len(p) for (_, i), p in zip(batch, prefixes))
             input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
             labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
             attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
             for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
-                start = len(prefix) if usable else 0
+                start = len(prefix)
                 own = rows[i]["input_ids"][start:]
                 input_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
                 labels[row, : len(own)] = torch.tensor(rows[i]["labels"][start:], dtype=torch.long)
@@ -137,7 +132,7 @@ def heldout_loss(
             if cached:
                 positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, cached:]
                 inputs["position_ids"] = positions.to(device)
-                inputs["past_key_values"] = stacked_cache(model, [caches[p] for p in prefixes], cached)
+                inputs["past_key_values"] = caches.stacked(prefixes)
             with torch.no_grad():
                 # logits only where a trained token is predicted: most of a prompt-heavy row needs none
                 logits = model(**inputs).logits
@@ -145,9 +140,7 @@ def heldout_loss(
                 raise HeldoutError(f"{type(model).__name__} does not take logits_to_keep as a boolean mask")
             total_nll += F.cross_entropy(logits.float(), targets, reduction="sum").item()
             total_tokens += targets.numel()
-            for prefix in prefixes:
-                if last_use.get(prefix) == n:
-                    caches.pop(prefix, None)
+            caches.release(n)
     finally:
         model.train(was_training)
     if total_tokens == 0:
