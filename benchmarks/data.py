@@ -121,7 +121,7 @@ def write_jsonl(rows: list[dict[str, Any]], path: Path) -> Path:
 
 def to_messages(record: dict[str, Any]) -> list[dict[str, str]]:
     """The conversation an Alpaca record becomes (the same join of instruction and input as sft-recipes uses)."""
-    from sft_recipes.templates import join_instruction_input
+    from sft_recipes.chat.templates import join_instruction_input
 
     user = join_instruction_input(record["instruction"], record.get("input") or None)
     return [{"role": "user", "content": user}, {"role": "assistant", "content": record["output"]}]

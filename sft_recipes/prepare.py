@@ -1,8 +1,9 @@
 """Prepare: a recipe's data -> clean, leak-free splits -> the model's template -> verified assistant-only labels.
 
     read + convert + clean + mix (data/load.py) -> split (group-aware, overlap must be 0)
-    -> chat template (templates.py) -> input_ids + labels, every row verified (masking.py)
-    -> prepared dir: {train,validation,test}.jsonl, tokenized/, tokenizer/, rejects.jsonl, report.{json,md}, plots/
+    -> chat template (chat/templates.py) -> input_ids + labels, every row verified (chat/masking.py)
+    -> prepared dir: {train,validation,test}.jsonl, tokenized/, tokenizer/ (+ template_info.json), rejects.jsonl,
+       report.{json,md}, plots/
 
 Training reads ``tokenized/`` as it is. ``ensure_prepared`` tokenizes once, on the main process first, and reuses
 the result while the recipe's data settings (its fingerprint) are unchanged.
@@ -10,6 +11,7 @@ the result while the recipe's data settings (its fingerprint) are unchanged.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -19,17 +21,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sft_recipes import SFTRecipesError
+from sft_recipes import SFTRecipesError, __version__
 from sft_recipes.config import Recipe, load_recipe
 
 SPLITS = ("train", "validation", "test")
 META = "prepared.json"
-# Recipe keys whose change makes a prepared dir stale.
-DATA_KEYS = (
-    "model_name_or_path", "datasets", "system_prompt", "legal_system_prompt", "court_tasks", "synthetic_opinions",
-    "synthetic_seed", "chat_template", "train_on", "length_policy", "min_response_tokens", "dedupe",
-    "validation_size", "test_size", "max_length", "seed", "group_turns",
-)
+# Settings outside the data section that change prepared data.
+_OTHER_DATA_KEYS = ("model_name_or_path", "max_length", "seed")
 
 
 class NoTrainableRows(SFTRecipesError):
@@ -44,15 +42,30 @@ class Prepared:
     directory: Path
     meta: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def template(self):
+        from sft_recipes.chat.template_info import load_template_info
+
+        return load_template_info(self.directory / "tokenizer", self.tokenizer)
+
+
+@dataclass
+class _Tokenized:
+    datasets: dict[str, Any] = field(default_factory=dict)
+    rejects: list[dict] = field(default_factory=list)
+    truncated: int = 0
+    multi_turn: dict[str, Any] = field(default_factory=dict)
+
 
 def prepared_dir(recipe: Recipe) -> Path:
     return Path(recipe.data.prepared_dir or Path(recipe.training.output_dir) / "data")
 
 
 def fingerprint(recipe: Recipe) -> str:
+    """Every data setting (all of the data section, the model, max_length, seed) and the package version."""
+    data = {f.name: getattr(recipe.data, f.name) for f in dataclasses.fields(recipe.data) if f.name != "prepared_dir"}
     flat = recipe.to_dict()
-    flat.update({"max_length": recipe.training.max_length, "seed": recipe.training.seed})
-    picked = {k: flat.get(k) for k in DATA_KEYS}
+    picked = {**data, **{k: flat.get(k) for k in _OTHER_DATA_KEYS}, "version": __version__}
     return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:16]
 
 
@@ -70,24 +83,35 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
-    from datasets import Dataset, DatasetDict
-
-    from sft_recipes.data.group_turns import merge_groups
-    from sft_recipes.data.load import load_conversations, split_conversations
-    from sft_recipes.data.report import build_report, plot_report, write_report
-    from sft_recipes.masking import first_cause, tokenize_dataset
+    from sft_recipes.chat.templates import setup_chat_template
+    from sft_recipes.data.load import load_conversations
     from sft_recipes.models import load_tokenizer
-    from sft_recipes.preview import preview_text
-    from sft_recipes.templates import setup_chat_template
 
-    say = print if verbose else (lambda *a, **k: None)
     t0 = time.perf_counter()
-    out = prepared_dir(recipe)
-    seed = recipe.training.seed
     tokenizer = load_tokenizer(recipe.model.model_name_or_path)
-    template = setup_chat_template(tokenizer, recipe.data.chat_template)
+    template = setup_chat_template(tokenizer, recipe.data.chat_template, recipe.data.chat_template_kwargs)
+    loaded = load_conversations(recipe.data, recipe.training.seed)
+    splits, overlap, rejects = _split(recipe, loaded)
+    tokenized = _tokenize_splits(recipe, splits, tokenizer, template)
+    tokenized.rejects = rejects + tokenized.rejects
+    if "train" not in tokenized.datasets or len(tokenized.datasets["train"]) == 0:
+        from sft_recipes.chat.masking import first_cause
 
-    loaded = load_conversations(recipe.data, seed)
+        cause = first_cause(tokenized.rejects) or "the data has no rows"
+        raise NoTrainableRows(f"no training row survived preparation: {cause}")
+    out = prepared_dir(recipe)
+    report = _write_prepared(out, recipe, tokenizer, template, loaded, splits, overlap, tokenized, t0)
+    if verbose:
+        _print_summary(report, tokenized, out)
+    return load_prepared(out)
+
+
+def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any], list[dict]]:
+    """Leak-free splits; train and validation conversations of one document joined when ``group_turns`` is on."""
+    from sft_recipes.data.group_turns import merge_groups
+    from sft_recipes.data.load import split_conversations
+
+    seed = recipe.training.seed
     rejects: list[dict] = [dict(r) for r in loaded.rejects]
     splits, overlap = split_conversations(loaded.rows, recipe.data, seed)
     rejects += list(overlap.pop("rejects", []))
@@ -95,76 +119,97 @@ def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
     if recipe.data.group_turns:  # the test split stays single-turn: every task is evaluated on its own
         for name in ("train", "validation"):
             splits[name] = merge_groups(splits.get(name, []), seed)
+    return splits, overlap, rejects
 
-    num_proc = recipe.training.dataset_num_proc or (min(os.cpu_count() or 1, 4) if len(loaded.rows) > 20000 else None)
-    tokenized: dict[str, Any] = {}
-    truncated = 0
+
+def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, template) -> _Tokenized:
+    """Every split through the template and the labels; rows below ``min_response_tokens`` become rejects."""
+    from sft_recipes.chat.masking import IGNORE_INDEX, tokenize_dataset
+
+    data = recipe.data
+    total = sum(len(rows) for rows in splits.values())
+    num_proc = recipe.training.dataset_num_proc or (min(os.cpu_count() or 1, 4) if total > 20000 else None)
+    result = _Tokenized()
+    layouts: dict[str, dict[str, int]] = {"rows": {}, "conversations": {}, "notes": {}}
     for name in SPLITS:
         rows = splits.get(name, [])
         if not rows:
             continue
-        ds = Dataset.from_list(rows).add_column("row_index", list(range(len(rows))))
-        result = tokenize_dataset(
-            ds,
-            tokenizer,
-            train_on=recipe.data.train_on,
-            max_length=recipe.training.max_length,
-            length_policy=recipe.data.length_policy,
-            num_proc=num_proc,
-            keep_columns=("task", "row_index"),
-        )
-        rejects += [r.to_dict() | {"split": name} for r in result.rejects]
-        truncated += result.truncated
-        kept = result.dataset
-        minimum = recipe.data.min_response_tokens
-        if minimum > 1:
-            trained = [sum(1 for x in labels if x != -100) for labels in kept["labels"]]
-            for i in (i for i, n in enumerate(trained) if n < minimum):
-                row = rows[kept[i]["row_index"]]
-                rejects.append({"reason": f"response shorter than min_response_tokens ({minimum})",
-                                "source": row.get("source", ""), "row": row, "split": name})
-            kept = kept.select([i for i, n in enumerate(trained) if n >= minimum])
-        splits[name] = [rows[i] for i in kept["row_index"]]
-        tokenized[name] = kept.remove_columns("row_index")
+        done = tokenize_dataset(
+            rows, tokenizer, template, num_proc=num_proc, keep_columns=("task",), train_on=data.train_on,
+            max_length=recipe.training.max_length, length_policy=data.length_policy, multi_turn=data.multi_turn,
+            train_on_reasoning=data.train_on_reasoning, system_message=data.system_message,
+            allow_control_tokens=data.allow_control_tokens)
+        result.rejects += [r.to_dict() | {"split": name} for r in done.rejects]
+        result.truncated += done.truncated
+        for key, counts in (("rows", done.layouts), ("conversations", done.conversations), ("notes", done.notes)):
+            for k, v in counts.items():
+                layouts[key][k] = layouts[key].get(k, 0) + v
+        kept = done.dataset
+        if data.min_response_tokens > 1:
+            trained = [sum(1 for x in labels if x != IGNORE_INDEX) for labels in kept["labels"]]
+            short = {kept[i]["row_index"] for i, n in enumerate(trained) if n < data.min_response_tokens}
+            for i in sorted(short):
+                result.rejects.append({"reason": f"response shorter than min_response_tokens "
+                                                 f"({data.min_response_tokens})", "source": rows[i].get("source", ""),
+                                       "row": rows[i], "split": name})
+            kept = kept.select([i for i, r in enumerate(kept["row_index"]) if r not in short])
+        splits[name] = [rows[i] for i in dict.fromkeys(kept["row_index"])]  # conversations kept, in order
+        result.datasets[name] = kept.remove_columns("row_index")
+    result.multi_turn = layouts
+    return result
 
-    if "train" not in tokenized or len(tokenized["train"]) == 0:
-        cause = first_cause(rejects) or "the data has no rows"
-        raise NoTrainableRows(f"no training row survived preparation: {cause}")
 
-    # write everything into a temp dir, then swap it in: a half-written prepared dir is never reused
-    tmp = out.with_name(out.name + ".tmp")
+def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, splits, overlap, tokenized: _Tokenized,
+                    t0: float) -> dict[str, Any]:
+    """Everything into a temporary dir, then swapped in: a half-written prepared dir is never reused."""
+    from datasets import DatasetDict
+
+    from sft_recipes.chat.preview import preview_text
+    from sft_recipes.data.report import build_report, plot_report, write_report
+
+    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
     for name, rows in splits.items():
         _write_jsonl(tmp / f"{name}.jsonl", rows)
-    _write_jsonl(tmp / "rejects.jsonl", rejects)
-    DatasetDict(tokenized).save_to_disk(str(tmp / "tokenized"))
+    _write_jsonl(tmp / "rejects.jsonl", tokenized.rejects)
+    DatasetDict(tokenized.datasets).save_to_disk(str(tmp / "tokenized"))
     tokenizer.save_pretrained(tmp / "tokenizer")
+    template.save(tmp / "tokenizer")
 
-    tok_rows = {name: ds.to_list() for name, ds in tokenized.items()}
+    tok_rows = {name: ds.to_list() for name, ds in tokenized.datasets.items()}
     samples = [preview_text(tokenizer, [row], n=1) for row in tok_rows["train"][:3]]
     plots = plot_report(tok_rows, splits, tmp / "plots")
     report = build_report(
-        splits, tok_rows, loaded.counts, rejects, overlap,
-        samples, tokenizer.pad_token_id,
-        extra={"template": template.to_dict(), "truncated_responses": truncated,
-               "seconds": round(time.perf_counter() - t0, 2)},
+        splits, tok_rows, loaded.counts, tokenized.rejects, overlap, samples, tokenizer.pad_token_id,
+        extra={"template": template.to_dict(), "truncated_responses": tokenized.truncated,
+               "multi_turn": tokenized.multi_turn, "seconds": round(time.perf_counter() - t0, 2)},
     )
     write_report(report, tmp, plots)
     meta = {"fingerprint": fingerprint(recipe), "template": template.to_dict(), "new_token_ids": template.new_tokens,
-            "counts": report["counts"], "rejected": len(rejects)}
+            "counts": report["counts"], "rejected": len(tokenized.rejects), "multi_turn": tokenized.multi_turn}
     (tmp / META).write_text(json.dumps(meta, indent=2))
     shutil.rmtree(out, ignore_errors=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp.rename(out)
+    return report
 
+
+def _print_summary(report: dict[str, Any], tokenized: _Tokenized, out: Path) -> None:
     counts = ", ".join(f"{k} {v}" for k, v in report["counts"].items())
-    say(f"[sft-recipes] prepared {counts} rows; rejected {len(rejects)} (rejects.jsonl)"
-        + (f"; truncated {truncated} responses" if truncated else "")
-        + f"; split overlap {report['overlap'].get('total', 0)}; {report['seconds']:.1f}s -> {out}")
+    print(f"[sft-recipes] prepared {counts} rows; rejected {len(tokenized.rejects)} (rejects.jsonl)"
+          + (f"; truncated {tokenized.truncated} responses" if tokenized.truncated else "")
+          + f"; split overlap {report['overlap'].get('total', 0)}; {report['seconds']:.1f}s -> {out}")
+    layouts = tokenized.multi_turn
+    if layouts["conversations"].get("per_turn"):
+        print(f"    multi-turn: {layouts['conversations'].get('whole', 0)} conversations as one row each, "
+              f"{layouts['conversations']['per_turn']} as one row per trained turn "
+              f"({layouts['rows']['per_turn']} rows): the template renders earlier turns differently later")
+    for note, n in layouts["notes"].items():
+        print(f"    {note}: {n} conversations")
     for reason, n in report["reject_reasons"].items():
-        say(f"    rejected {n:>6}  {reason}")
-    return load_prepared(out)
+        print(f"    rejected {n:>6}  {reason}")
 
 
 def load_prepared(directory: Path) -> Prepared:

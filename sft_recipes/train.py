@@ -54,11 +54,12 @@ def resolve_resume(output_dir: Path, requested: str | None) -> str | None:
     return None
 
 
-def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int]):
+def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], template=None):
     """The model as the method needs it: full precision, or 4-bit for QLoRA; embeddings resized for new tokens."""
     import torch
     from accelerate import PartialState
 
+    from sft_recipes.chat.template_info import stop_token_ids
     from sft_recipes.models import load_model
 
     dtype = torch_dtype(recipe.model, recipe.training)
@@ -75,24 +76,18 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int]):
     model.config.pad_token_id = tokenizer.pad_token_id
     model.config.eos_token_id = tokenizer.eos_token_id
     model.generation_config.pad_token_id = tokenizer.pad_token_id
-    model.generation_config.eos_token_id = _stop_token_ids(tokenizer, model.generation_config.eos_token_id)
+    # generation stops where the trained turns end (the template's end-of-turn tokens), and at EOS
+    ids = stop_token_ids(tokenizer, template, model.generation_config.eos_token_id)
+    model.generation_config.eos_token_id = ids[0] if len(ids) == 1 else ids
     model.config.use_cache = False
     return model
-
-
-def _stop_token_ids(tokenizer, current) -> list[int] | int:
-    ids = [tokenizer.eos_token_id]
-    for extra in ([current] if isinstance(current, int) else current or []):
-        if extra is not None and extra not in ids and extra < len(tokenizer):
-            ids.append(extra)
-    return ids[0] if len(ids) == 1 else ids
 
 
 def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     from sft_recipes.run_log import MetricsLogger
     from sft_recipes.trainer import SFTRecipesTrainer
 
-    model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids)
+    model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids, prepared.template)
     peft_config = lora_config(recipe.model, prepared.new_token_ids, model)
     train_ds = prepared.dataset["train"]
     eval_ds = prepared.dataset["validation"] if "validation" in prepared.dataset else None
@@ -145,6 +140,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     summary: dict[str, Any] = {}
     if trainer.is_world_process_zero():
         prepared.tokenizer.save_pretrained(output_dir)
+        prepared.template.save(output_dir)
         trainer.model.generation_config.save_pretrained(output_dir)
         (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
         summary = _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume)
@@ -185,7 +181,8 @@ def _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume) -
         "trainable_parameters": trainable,
         "total_parameters": total,
         "resumed_from": resume,
-        "chat_template": recipe.data.chat_template,
+        "chat_template": prepared.template.name,
+        "end_of_turn": prepared.template.end_of_turn,
         "new_token_ids": prepared.new_token_ids,
     }
     if eval_metrics.get("eval_loss") is not None:

@@ -28,7 +28,7 @@ import torch.nn.functional as F
 from torch.utils.data import Sampler
 from trl import SFTTrainer
 
-from sft_recipes.masking import next_token_targets
+from sft_recipes.chat.masking import next_token_targets
 
 WINDOW_BATCHES = 50
 

@@ -79,7 +79,7 @@ def test_stops_at_template_stop_string(tiny):
     model, smol = tiny
     tok = copy.deepcopy(smol)
     tok.chat_template = ALPACA_TEMPLATE
-    assert template_stop_strings(tok) == ["###"]
+    assert template_stop_strings(tok) == ["### Instruction:"]  # the next turn's header is text, not a token
     assert template_stop_strings(smol) == []  # ChatML ends turns with a token, not text
     answer_ids = _ids(tok, "AFFIRMED.\n\n")
     marker_ids = _ids(tok, "### Instruction:\nWhat next?")

@@ -1,16 +1,16 @@
-"""Assistant-only labels for any chat template: the trained tokens are exactly each reply plus its end-of-turn token."""
+"""Assistant-only labels for any chat template: the trained tokens are exactly each reply plus its end-of-turn token,
+and the tokens before each reply are exactly the generation prompt inference tokenizes at that turn."""
 
 from __future__ import annotations
 
 import copy
-import re
 from pathlib import Path
 
 import pytest
 from helpers import bpe_tokenizer
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.masking import (
+from sft_recipes.chat.masking import (
     IGNORE_INDEX,
     Reject,
     TokenizedRow,
@@ -20,7 +20,8 @@ from sft_recipes.masking import (
     trained_spans,
     verify_row,
 )
-from sft_recipes.templates import setup_chat_template
+from sft_recipes.chat.template_info import TemplateError, describe_template
+from sft_recipes.chat.templates import setup_chat_template
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
 
@@ -52,76 +53,88 @@ def base_bpe_tokenizer():
 
 @pytest.fixture(scope="module")
 def tokenizers(smol_tokenizer):
-    """name -> (tokenizer with its template set up, the end-of-turn text the template closes replies with)."""
+    """name -> (tokenizer with its template set up, its TemplateInfo, the end-of-turn text closing replies)."""
     out = {}
     native = copy.deepcopy(smol_tokenizer)
-    setup_chat_template(native, "auto")
-    out["native"] = (native, "<|im_end|>")
+    out["native"] = (native, setup_chat_template(native, "auto"), "<|im_end|>")
 
     base = base_bpe_tokenizer()
-    setup_chat_template(base, "chatml")
-    out["chatml-base"] = (base, "<|im_end|>")
+    out["chatml-base"] = (base, setup_chat_template(base, "chatml"), "<|im_end|>")
 
     alpaca = base_bpe_tokenizer()
-    setup_chat_template(alpaca, "alpaca")
-    out["alpaca"] = (alpaca, "<|endoftext|>")
+    out["alpaca"] = (alpaca, setup_chat_template(alpaca, "alpaca"), "<|endoftext|>")
 
     llama = copy.deepcopy(smol_tokenizer)
     add_special(llama, ["<|begin_of_text|>", "<|start_header_id|>", "<|end_header_id|>", "<|eot_id|>"])
     llama.bos_token = "<|begin_of_text|>"  # EOS stays <|im_end|>: the end of turn differs from EOS (pitfall 2)
-    setup_chat_template(llama, str(TEMPLATES / "llama3_style.jinja"))
-    out["llama3-style"] = (llama, "<|eot_id|>")
+    out["llama3-style"] = (llama, setup_chat_template(llama, str(TEMPLATES / "llama3_style.jinja")), "<|eot_id|>")
 
     gemma = copy.deepcopy(smol_tokenizer)
     add_special(gemma, ["<bos>", "<eos>", "<start_of_turn>", "<end_of_turn>"])
     gemma.bos_token, gemma.eos_token = "<bos>", "<eos>"
-    setup_chat_template(gemma, str(TEMPLATES / "gemma_style.jinja"))
-    out["gemma-style"] = (gemma, "<end_of_turn>")
+    out["gemma-style"] = (gemma, setup_chat_template(gemma, str(TEMPLATES / "gemma_style.jinja")), "<end_of_turn>")
     return out
 
 
-def spans_text(tokenizer, row: TokenizedRow) -> list[str]:
-    return [tokenizer.decode(row.input_ids[a:b]) for a, b in trained_spans(row.labels)]
+def rows_of(result) -> list[TokenizedRow]:
+    assert not isinstance(result, Reject), result
+    return result if isinstance(result, list) else [result]
+
+
+def spans_text(tokenizer, rows: list[TokenizedRow]) -> list[str]:
+    return [tokenizer.decode(r.input_ids[a:b]) for r in rows for a, b in trained_spans(r.labels)]
+
+
+def generation_prompt_ids(tokenizer, messages: list[dict], i: int) -> list[int]:
+    chat = [{"role": m["role"], "content": m["content"]} for m in messages[:i]]
+    text = tokenizer.apply_chat_template(chat, tokenize=False, add_generation_prompt=True)
+    return tokenizer(text, add_special_tokens=False)["input_ids"]
 
 
 @pytest.mark.parametrize("template", ["native", "chatml-base", "alpaca", "llama3-style", "gemma-style"])
 @pytest.mark.parametrize("turns", [1, 2, 3])
 @pytest.mark.parametrize("system", [False, True])
 def test_trained_tokens_are_exactly_replies_and_end_of_turn(tokenizers, template, turns, system):
-    tokenizer, eot = tokenizers[template]
+    tokenizer, info, eot = tokenizers[template]
     messages = conversation(turns, system)
-    row = tokenize_conversation(tokenizer, messages)
-    assert isinstance(row, TokenizedRow), row
-    assert spans_text(tokenizer, row) == [reply + eot for reply in REPLIES[:turns]]
+    rows = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    assert spans_text(tokenizer, rows) == [reply + eot for reply in REPLIES[:turns]]
     eot_id = tokenizer.convert_tokens_to_ids(eot)
     expected_ids = [tokenizer(r, add_special_tokens=False)["input_ids"] + [eot_id] for r in REPLIES[:turns]]
-    assert [row.input_ids[a:b] for a, b in trained_spans(row.labels)] == expected_ids
-    # The ids are the template's own rendering tokenized as a whole.
+    assert [r.input_ids[a:b] for r in rows for a, b in trained_spans(r.labels)] == expected_ids
+    # Training matches inference: before each reply stand exactly the ids of the generation prompt at that turn.
+    assistant_at = [i for i, m in enumerate(messages) if m["role"] == "assistant"]
+    starts = [(r, a) for r in rows for a, _ in trained_spans(r.labels)]
+    for i, (row, start) in zip(assistant_at, starts):
+        assert row.input_ids[:start] == generation_prompt_ids(tokenizer, messages, i)
+    for row in rows:
+        assert verify_row(row.input_ids, row.labels, [eot_id]) is None
+        assert row.input_ids[-1] == eot_id  # nothing after the last trained token is kept
+
+
+def test_whole_conversation_row_equals_the_templates_rendering(tokenizers):
+    """When a template keeps earlier turns unchanged, one row holds the conversation, ids as the text tokenizes."""
+    tokenizer, info, _ = tokenizers["native"]
+    messages = conversation(3, system=True)
+    [row] = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    assert row.layout == "whole"
     full = tokenizer.apply_chat_template([{"role": m["role"], "content": m["content"]} for m in messages],
                                          tokenize=False)
-    assert row.input_ids == tokenizer(full, add_special_tokens=False)["input_ids"]
-    assert verify_row(row.input_ids, row.labels, [eot_id]) is None
+    assert row.input_ids == tokenizer(full.rstrip("\n"), add_special_tokens=False)["input_ids"]
 
 
 def test_system_and_user_text_never_trained(tokenizers):
-    tokenizer, _ = tokenizers["native"]
-    row = tokenize_conversation(tokenizer, conversation(2, system=True))
-    trained_text = "".join(spans_text(tokenizer, row))
+    tokenizer, info, _ = tokenizers["native"]
+    rows = rows_of(tokenize_conversation(tokenizer, conversation(2, system=True), info=info))
+    trained_text = "".join(spans_text(tokenizer, rows))
     for text in [SYSTEM, *QUESTIONS[:2], "user", "assistant", "<|im_start|>"]:
         assert text not in trained_text
-
-
-def test_template_without_generation_markers(smol_tokenizer):
-    """SmolLM2's template has no {% generation %} block (TRL's assistant_only_loss refuses it); labels still work."""
-    assert not re.search(r"\{%-?\s*generation\s*-?%\}", smol_tokenizer.chat_template)
-    row = tokenize_conversation(smol_tokenizer, conversation(1, system=False))
-    assert row.num_trained == len(smol_tokenizer(REPLIES[0])["input_ids"]) + 1
 
 
 def test_pad_equal_to_eos_still_trains_eos(smol_tokenizer):
     assert smol_tokenizer.pad_token_id == smol_tokenizer.eos_token_id
     eos = smol_tokenizer.eos_token_id
-    row = tokenize_conversation(smol_tokenizer, conversation(2, system=False))
+    [row] = rows_of(tokenize_conversation(smol_tokenizer, conversation(2, system=False)))
     for a, b in trained_spans(row.labels):
         assert row.input_ids[b - 1] == eos and row.labels[b - 1] == eos
 
@@ -130,7 +143,7 @@ def test_trl_collator_keeps_our_labels_with_pad_equal_to_eos(smol_tokenizer):
     """SFTTrainer's collator uses the labels as they are; padding does not mask the trained EOS."""
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
-    rows = [tokenize_conversation(smol_tokenizer, conversation(t, system=False)) for t in (1, 2)]
+    rows = [rows_of(tokenize_conversation(smol_tokenizer, conversation(t, system=False)))[0] for t in (1, 2)]
     collator = DataCollatorForLanguageModeling(pad_token_id=smol_tokenizer.pad_token_id)
     batch = collator([{"input_ids": r.input_ids, "labels": r.labels} for r in rows])
     short = rows[0]
@@ -140,86 +153,112 @@ def test_trl_collator_keeps_our_labels_with_pad_equal_to_eos(smol_tokenizer):
 
 
 def test_train_on_last_assistant(tokenizers):
-    tokenizer, eot = tokenizers["native"]
-    row = tokenize_conversation(tokenizer, conversation(3, system=True), train_on="last_assistant")
-    assert spans_text(tokenizer, row) == [REPLIES[2] + eot]
+    tokenizer, info, eot = tokenizers["native"]
+    rows = rows_of(tokenize_conversation(tokenizer, conversation(3, system=True), info=info, train_on="last_assistant"))
+    assert spans_text(tokenizer, rows) == [REPLIES[2] + eot]
 
 
 def test_train_on_all(tokenizers):
-    tokenizer, _ = tokenizers["llama3-style"]
-    row = tokenize_conversation(tokenizer, conversation(2, system=True), train_on="all")
-    assert row.labels == row.input_ids
+    tokenizer, info, _ = tokenizers["llama3-style"]
+    [row] = rows_of(tokenize_conversation(tokenizer, conversation(2, system=True), info=info, train_on="all"))
+    assert row.labels == row.input_ids and row.layout == "all"
 
 
 def test_message_train_flags_override_policy(tokenizers):
-    tokenizer, eot = tokenizers["gemma-style"]
+    tokenizer, info, eot = tokenizers["gemma-style"]
     messages = conversation(3, system=False)
     messages[1]["train"] = False  # first reply: a bad example kept for context only
     messages[2]["train"] = True  # second question: train on it too
-    row = tokenize_conversation(tokenizer, messages)
-    assert spans_text(tokenizer, row) == [QUESTIONS[1] + eot, REPLIES[1] + eot, REPLIES[2] + eot]
+    rows = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    assert spans_text(tokenizer, rows) == [QUESTIONS[1] + eot, REPLIES[1] + eot, REPLIES[2] + eot]
 
     messages = conversation(2, system=False)
     messages[0]["train"] = False  # masked even under "all"
-    row = tokenize_conversation(tokenizer, messages, train_on="all")
+    [row] = rows_of(tokenize_conversation(tokenizer, messages, info=info, train_on="all"))
     masked = tokenizer.decode([t for t, lab in zip(row.input_ids, row.labels) if lab == IGNORE_INDEX])
     assert masked == QUESTIONS[0] + eot
 
 
 def test_all_messages_untrained_is_rejected(tokenizers):
-    tokenizer, _ = tokenizers["native"]
+    tokenizer, info, _ = tokenizers["native"]
     messages = conversation(1, system=False)
     messages[1]["train"] = False
-    reject = tokenize_conversation(tokenizer, messages, source="d.jsonl:4")
+    reject = tokenize_conversation(tokenizer, messages, info=info, source="d.jsonl:4")
     assert isinstance(reject, Reject) and reject.source == "d.jsonl:4"
     assert reject.reason.startswith("nothing to train")
 
 
 @pytest.mark.parametrize("template", ["native", "chatml-base", "alpaca"])
-def test_boundary_merge_is_rejected_not_mislabelled(tokenizers, template):
-    """A reply starting with a blank line merges with the header's final newline into one token: training on it
-    would teach a prompt the model never sees at inference."""
-    tokenizer, _ = tokenizers[template]
+def test_reply_that_merges_with_the_header_is_trained_as_generated(tokenizers, template):
+    """A reply starting with a blank line would merge with the header's final newline into one token if the row
+    were tokenized as a whole: the label would teach header text. The prompt and the reply are tokenized apart, so
+    the prompt ids are exactly inference's and the trained tokens are the reply's own."""
+    tokenizer, info, eot = tokenizers[template]
     messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "\n\nHello there."}]
     prompt = tokenizer.apply_chat_template(messages[:1], tokenize=False, add_generation_prompt=True)
     full = tokenizer.apply_chat_template(messages, tokenize=False)
     full_ids = tokenizer(full, add_special_tokens=False)["input_ids"]
     prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
     assert full_ids[: len(prompt_ids)] != prompt_ids  # the merge really happens with this tokenizer
-    reject = tokenize_conversation(tokenizer, messages)
-    assert isinstance(reject, Reject)
-    assert "token merge" in reject.reason
+    [row] = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    [(start, end)] = trained_spans(row.labels)
+    assert row.input_ids[:start] == prompt_ids
+    assert tokenizer.decode(row.input_ids[start:end]) == "\n\nHello there." + eot
 
 
 def test_trimming_template_locates_trimmed_reply(tokenizers):
-    tokenizer, eot = tokenizers["llama3-style"]
+    tokenizer, info, eot = tokenizers["llama3-style"]
     messages = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "  Hello there.\n"}]
-    row = tokenize_conversation(tokenizer, messages)
-    assert spans_text(tokenizer, row) == ["Hello there." + eot]
+    rows = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    assert spans_text(tokenizer, rows) == ["Hello there." + eot]
 
 
-def test_template_that_rewrites_earlier_turns_is_rejected(smol_tokenizer):
+def test_template_that_rewrites_earlier_turns_trains_one_row_per_turn(smol_tokenizer):
     tokenizer = copy.deepcopy(smol_tokenizer)
     tokenizer.chat_template = (TEMPLATES / "rewrites_history.jinja").read_text()
-    assert isinstance(tokenize_conversation(tokenizer, conversation(1, system=False)), TokenizedRow)
-    reject = tokenize_conversation(tokenizer, conversation(2, system=False))
-    assert isinstance(reject, Reject) and "differently once later messages follow" in reject.reason
+    info = describe_template(tokenizer)
+    messages = conversation(3, system=False)
+    rows = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    assert [r.layout for r in rows] == ["per_turn"] * 3
+    assert spans_text(tokenizer, rows) == [reply + "<|im_end|>" for reply in REPLIES]
+    for i, row in zip((1, 3, 5), rows):  # each turn in the context inference gives it: earlier turns "(earlier)"
+        [(start, _)] = trained_spans(row.labels)
+        assert row.input_ids[:start] == generation_prompt_ids(tokenizer, messages, i)
+        assert tokenizer.decode(row.input_ids[:start]).count("(earlier)") == (i - 1) // 2
+    whole = tokenize_conversation(tokenizer, messages, info=info, multi_turn="whole")
+    assert isinstance(whole, Reject) and "differently once later messages follow" in whole.reason
+    single = rows_of(tokenize_conversation(tokenizer, conversation(1, system=False), info=info))
+    assert [r.layout for r in single] == ["whole"]
 
 
-def test_generation_prompt_unlike_training_turn_is_rejected(smol_tokenizer):
+def test_per_turn_can_be_forced(tokenizers):
+    tokenizer, info, eot = tokenizers["native"]
+    rows = rows_of(tokenize_conversation(tokenizer, conversation(3, system=True), info=info, multi_turn="per_turn"))
+    assert len(rows) == 3 and spans_text(tokenizer, rows) == [r + eot for r in REPLIES]
+
+
+def test_generation_prompt_unlike_stored_turn_trains_what_inference_sees(smol_tokenizer):
+    """A template whose generation prompt opens the turn with <think> (DeepSeek-R1 style) but stores the reply
+    without it: the row is the generation prompt, then the stored reply."""
     tokenizer = copy.deepcopy(smol_tokenizer)
     tokenizer.chat_template = tokenizer.chat_template.replace(
         "{{ '<|im_start|>assistant\n' }}", "{{ '<|im_start|>assistant\n<think>\n' }}")
     assert "<think>" in tokenizer.chat_template
-    reject = tokenize_conversation(tokenizer, conversation(1, system=False))
-    assert isinstance(reject, Reject) and "generation prompt" in reject.reason
+    info = describe_template(tokenizer)
+    messages = conversation(2, system=False)
+    rows = rows_of(tokenize_conversation(tokenizer, messages, info=info))
+    assert spans_text(tokenizer, rows) == [REPLIES[0] + "<|im_end|>", REPLIES[1] + "<|im_end|>"]
+    for i, row in zip((1, 3), rows):
+        [(start, _)] = trained_spans(row.labels)
+        assert row.input_ids[:start] == generation_prompt_ids(tokenizer, messages, i)
+        assert tokenizer.decode(row.input_ids[:start]).endswith("<|im_start|>assistant\n<think>\n")
 
 
-def test_template_without_end_of_turn_is_rejected(smol_tokenizer):
+def test_template_without_end_of_turn_is_one_clear_error(smol_tokenizer):
     tokenizer = copy.deepcopy(smol_tokenizer)
     tokenizer.chat_template = (TEMPLATES / "no_end_of_turn.jinja").read_text()
-    reject = tokenize_conversation(tokenizer, conversation(1, system=False))
-    assert isinstance(reject, Reject) and "no end-of-turn token" in reject.reason
+    with pytest.raises(TemplateError, match="never learns to stop"):
+        describe_template(tokenizer)
 
 
 # --- length policies -------------------------------------------------------------------------------------------
@@ -232,58 +271,55 @@ def long_conversation():
 
 
 def test_length_drop(tokenizers):
-    tokenizer, _ = tokenizers["native"]
-    full = tokenize_conversation(tokenizer, long_conversation())
-    reject = tokenize_conversation(tokenizer, long_conversation(), max_length=60, source="x.jsonl:9")
+    tokenizer, info, _ = tokenizers["native"]
+    [full] = rows_of(tokenize_conversation(tokenizer, long_conversation(), info=info))
+    reject = tokenize_conversation(tokenizer, long_conversation(), info=info, max_length=60, source="x.jsonl:9")
     assert isinstance(reject, Reject)
     assert reject.reason == f"too long: {len(full.input_ids)} > max_length 60"
-    assert isinstance(tokenize_conversation(tokenizer, long_conversation(), max_length=len(full.input_ids)),
-                      TokenizedRow)
+    kept = tokenize_conversation(tokenizer, long_conversation(), info=info, max_length=len(full.input_ids))
+    assert isinstance(kept, TokenizedRow)
 
 
 @pytest.mark.parametrize("template", ["native", "alpaca", "gemma-style"])
 def test_length_truncate_cuts_last_reply_keeps_end_of_turn(tokenizers, template):
-    tokenizer, eot = tokenizers[template]
-    full = tokenize_conversation(tokenizer, long_conversation())
-    row = tokenize_conversation(tokenizer, long_conversation(), max_length=len(full.input_ids) - 25,
-                                length_policy="truncate")
-    assert isinstance(row, TokenizedRow) and row.truncated
-    assert len(row.input_ids) == len(full.input_ids) - 25
-    [span] = spans_text(tokenizer, row)
+    tokenizer, info, eot = tokenizers[template]
+    [full] = rows_of(tokenize_conversation(tokenizer, long_conversation(), info=info))
+    [row] = rows_of(tokenize_conversation(tokenizer, long_conversation(), info=info,
+                                          max_length=len(full.input_ids) - 25, length_policy="truncate"))
+    assert row.truncated and len(row.input_ids) == len(full.input_ids) - 25
+    [span] = spans_text(tokenizer, [row])
     assert span.endswith(eot)
     kept = span[: -len(eot)]
     assert 0 < len(kept) < len(LONG_REPLY.strip()) and LONG_REPLY.startswith(kept)
-    assert row.labels[len(row.labels) - 1 - row.labels[::-1].index(tokenizer.convert_tokens_to_ids(eot))] != -100
-    # Prompt tokens are unchanged.
     first = trained_spans(row.labels)[0][0]
-    assert row.input_ids[:first] == full.input_ids[:first]
+    assert row.input_ids[:first] == full.input_ids[:first]  # prompt tokens are unchanged
 
 
 def test_length_truncate_rejects_when_prompt_does_not_fit(tokenizers):
-    tokenizer, _ = tokenizers["native"]
-    reject = tokenize_conversation(tokenizer, long_conversation(), max_length=20, length_policy="truncate")
+    tokenizer, info, _ = tokenizers["native"]
+    reject = tokenize_conversation(tokenizer, long_conversation(), info=info, max_length=20, length_policy="truncate")
     assert isinstance(reject, Reject) and reject.reason.startswith("too long even with the last response cut")
 
 
 def test_length_error_raises_with_source(tokenizers):
-    tokenizer, _ = tokenizers["native"]
+    tokenizer, info, _ = tokenizers["native"]
     with pytest.raises(SFTRecipesError, match=r"data/a\.jsonl:3: too long: \d+ > max_length 40"):
-        tokenize_conversation(tokenizer, long_conversation(), max_length=40, length_policy="error",
+        tokenize_conversation(tokenizer, long_conversation(), info=info, max_length=40, length_policy="error",
                               source="data/a.jsonl:3")
 
 
 def test_unknown_policy_is_one_clear_error(tokenizers):
-    tokenizer, _ = tokenizers["native"]
+    tokenizer, info, _ = tokenizers["native"]
     with pytest.raises(SFTRecipesError, match="train_on must be one of"):
-        tokenize_conversation(tokenizer, long_conversation(), train_on="assistants")
+        tokenize_conversation(tokenizer, long_conversation(), info=info, train_on="assistants")
 
 
 # --- verification and datasets ---------------------------------------------------------------------------------
 
 def test_verify_row_catches_bad_masks(tokenizers):
-    tokenizer, eot = tokenizers["native"]
+    tokenizer, info, eot = tokenizers["native"]
     eot_id = tokenizer.convert_tokens_to_ids(eot)
-    row = tokenize_conversation(tokenizer, conversation(1, system=False))
+    [row] = rows_of(tokenize_conversation(tokenizer, conversation(1, system=False), info=info))
     assert verify_row(row.input_ids, row.labels, [eot_id]) is None
     no_eot = list(row.labels)
     no_eot[trained_spans(no_eot)[0][1] - 1] = IGNORE_INDEX
@@ -299,7 +335,7 @@ def rows_for_dataset():
         rows.append({"messages": conversation(1 + i % 3, system=i % 2 == 0), "source": f"d.jsonl:{i + 1}",
                      "task": "", "id": str(i)})
     rows.append({"messages": [{"role": "user", "content": "Hi", "train": None},
-                              {"role": "assistant", "content": "\n\nmerged", "train": None}],
+                              {"role": "assistant", "content": "Hi", "train": False}],
                  "source": "d.jsonl:13", "task": "", "id": "13"})
     rows.append({"messages": [{"role": "user", "content": "Explain.", "train": None},
                               {"role": "assistant", "content": LONG_REPLY, "train": None}],
@@ -309,28 +345,34 @@ def rows_for_dataset():
 
 @pytest.mark.parametrize("num_proc", [1, 2])
 def test_tokenize_dataset_keeps_good_rows_and_reports_rejects(tokenizers, num_proc):
-    from datasets import Dataset
-
-    tokenizer, eot = tokenizers["native"]
-    dataset = Dataset.from_list(rows_for_dataset())
-    result = tokenize_dataset(dataset, tokenizer, max_length=120, length_policy="drop", num_proc=num_proc,
-                              batch_size=4)
+    tokenizer, info, _ = tokenizers["native"]
+    result = tokenize_dataset(rows_for_dataset(), tokenizer, info, max_length=120, length_policy="drop",
+                              num_proc=num_proc, batch_size=4, keep_columns=("task",))
     assert len(result.dataset) == 12 and result.truncated == 0
-    assert result.dataset.column_names == ["input_ids", "labels"]
+    assert sorted(result.dataset.column_names) == ["input_ids", "labels", "row_index", "task"]
     assert [r.source for r in result.rejects] == ["d.jsonl:13", "d.jsonl:14"]
-    assert "token merge" in result.rejects[0].reason and result.rejects[1].reason.startswith("too long")
-    assert result.rejects[0].row["messages"][1]["content"] == "\n\nmerged"
+    assert result.rejects[0].reason.startswith("nothing to train") and result.rejects[1].reason.startswith("too long")
+    assert result.rejects[0].row["messages"][1]["content"] == "Hi"
+    assert result.layouts == {"whole": 12} and result.conversations == {"whole": 12}
     for kept, original in zip(result.dataset, rows_for_dataset()[:12]):  # batched == one row at a time
-        single = tokenize_conversation(tokenizer, original["messages"])
+        [single] = rows_of(tokenize_conversation(tokenizer, original["messages"], info=info))
         assert (kept["input_ids"], kept["labels"]) == (single.input_ids, single.labels)
 
 
-def test_tokenize_dataset_counts_truncations(tokenizers):
-    from datasets import Dataset
+def test_tokenize_dataset_expands_per_turn_conversations(smol_tokenizer):
+    tokenizer = copy.deepcopy(smol_tokenizer)
+    tokenizer.chat_template = (TEMPLATES / "rewrites_history.jinja").read_text()
+    info = describe_template(tokenizer)
+    rows = [{"messages": conversation(3, False), "source": "a:1", "task": "t3"},
+            {"messages": conversation(1, False), "source": "a:2", "task": "t1"}]
+    result = tokenize_dataset(rows, tokenizer, info, keep_columns=("task",))
+    assert result.dataset["row_index"] == [0, 0, 0, 1] and result.dataset["task"] == ["t3", "t3", "t3", "t1"]
+    assert result.layouts == {"per_turn": 3, "whole": 1} and result.conversations == {"per_turn": 1, "whole": 1}
 
-    tokenizer, _ = tokenizers["native"]
-    result = tokenize_dataset(Dataset.from_list(rows_for_dataset()), tokenizer, max_length=120,
-                              length_policy="truncate")
+
+def test_tokenize_dataset_counts_truncations(tokenizers):
+    tokenizer, info, _ = tokenizers["native"]
+    result = tokenize_dataset(rows_for_dataset(), tokenizer, info, max_length=120, length_policy="truncate")
     assert len(result.dataset) == 13 and result.truncated == 1
     assert max(len(ids) for ids in result.dataset["input_ids"]) == 120
 

@@ -10,8 +10,8 @@ import pytest
 from helpers import bpe_tokenizer
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.masking import tokenize_conversation, trained_spans
-from sft_recipes.templates import (
+from sft_recipes.chat.masking import tokenize_conversation, trained_spans
+from sft_recipes.chat.templates import (
     ALPACA_INPUT_SEPARATOR,
     TemplateError,
     join_instruction_input,
@@ -144,13 +144,27 @@ def test_user_jinja_file(smol_tokenizer):
     assert tokenizer.apply_chat_template(EXCHANGE, tokenize=False) == (
         "<|begin_of_text|><|start_header_id|>user<|end_header_id|>\n\nName a prime.<|eot_id|>"
         "<|start_header_id|>assistant<|end_header_id|>\n\nSeven.<|eot_id|>")
-    # GPT-2's pre-tokenizer splits the header's "\n\n" differently before a word than at the end of a prompt.
-    assert len(info.notes) == 1 and "generation prompt" in info.notes[0]
+    # GPT-2's pre-tokenizer splits the header's "\n\n" differently before a word than at the end of a prompt: the
+    # training row keeps the prompt's own tokens (what inference feeds the model), and the reply's.
+    prompt = tokenizer.apply_chat_template(EXCHANGE[:1], tokenize=False, add_generation_prompt=True)
+    full = tokenizer.apply_chat_template(EXCHANGE, tokenize=False)
+    prompt_ids = tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    assert tokenizer(full, add_special_tokens=False)["input_ids"][: len(prompt_ids)] != prompt_ids
+    row = tokenize_conversation(tokenizer, EXCHANGE, info=info)
+    [(start, end)] = trained_spans(row.labels)
+    assert row.input_ids[:start] == prompt_ids and tokenizer.decode(row.input_ids[start:end]) == "Seven.<|eot_id|>"
 
 
 def test_missing_template_file_is_one_clear_line(smol_tokenizer, tmp_path):
     with pytest.raises(TemplateError, match=re.escape("neither auto | chatml | alpaca nor an existing .jinja file")):
         setup_chat_template(copy.deepcopy(smol_tokenizer), str(tmp_path / "nope.jinja"))
+
+
+def test_alpaca_style_template_stops_at_the_next_header(smol_tokenizer):
+    """A template whose turns are separated by text headers: generation also stops at the next header."""
+    tokenizer = copy.deepcopy(smol_tokenizer)
+    info = setup_chat_template(tokenizer, "alpaca")
+    assert info.stop_strings == ["### Instruction:"]
 
 
 def test_template_without_end_of_turn_fails_early(smol_tokenizer):

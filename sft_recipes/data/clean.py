@@ -5,8 +5,9 @@ no-break spaces inside a line collapse to one space, but a line's leading indent
 must still run); trailing spaces are stripped from each line; three or more newlines become one blank line; control
 characters other than tab and newline are removed; the whole text is stripped.
 
-A row is dropped when a user message is empty ("empty user instruction") or an assistant message is empty
-("empty assistant output"). Rows without a user turn (raw ``text`` documents) are fine.
+A row is dropped when a user message is empty ("empty user instruction") or an assistant message says nothing
+("empty assistant output": no text, no reasoning, no tool call). Rows without a user turn (raw ``text`` documents)
+are fine.
 
 Duplicates are exact matches of all messages (role and normalised content), so two rows that differ only in
 spacing are duplicates; the first one read is kept and the later one's reason names it ("duplicate of a.jsonl:3").
@@ -49,8 +50,16 @@ def normalize_text(text: str) -> str:
 
 
 def content_key(messages: list[dict[str, Any]]) -> str:
-    """What two rows must share to be duplicates: every message's role and (normalised) content."""
-    return "\x1e".join(f"{m['role']}\x1f{m['content']}" for m in messages)
+    """What two rows must share to be duplicates: every message's role, (normalised) content, reasoning and calls."""
+    import json
+
+    def key(m: dict[str, Any]) -> str:
+        extra = ""
+        if m.get("reasoning") or m.get("tool_calls"):
+            extra = "\x1f" + json.dumps([m.get("reasoning"), m.get("tool_calls")], sort_keys=True)
+        return f"{m['role']}\x1f{m['content']}{extra}"
+
+    return "\x1e".join(key(m) for m in messages)
 
 
 def prompt_key(messages: list[dict[str, Any]]) -> str | None:
@@ -74,6 +83,8 @@ def clean_rows(
     for row in rows:
         for m in row["messages"]:
             m["content"] = normalize_text(m["content"])
+            if m.get("reasoning"):
+                m["reasoning"] = normalize_text(m["reasoning"])
         reason = _unusable(row["messages"])
         if reason is None and dedupe:
             key = content_key(row["messages"])
@@ -94,6 +105,6 @@ def _unusable(messages: list[dict[str, Any]]) -> str | None:
         if not m["content"]:
             if m["role"] == "user":
                 return "empty user instruction"
-            if m["role"] == "assistant":
+            if m["role"] == "assistant" and not m.get("tool_calls") and not m.get("reasoning"):
                 return "empty assistant output"
     return None

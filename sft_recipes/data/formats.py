@@ -2,9 +2,13 @@
 
 Formats (``format: auto`` picks one from the fields of the first records, after the column mapping):
 
-    messages           {"messages": [{"role", "content", "train"?}, ...]}       roles: system / user / assistant
-    sharegpt           {"conversations": [{"from", "value"}, ...], "system"?}   from: human/user -> user,
-                       gpt/assistant/model/bot/chatgpt -> assistant, system -> system ("role"/"content" keys work too)
+    messages           {"messages": [{"role", "content", "train"?}, ...], "tools"?}  roles: system / user /
+                       assistant / tool; assistant messages may carry ``reasoning`` (or ``reasoning_content`` /
+                       ``thinking``) and OpenAI-style ``tool_calls``; tool messages ``tool_call_id`` / ``name``
+    sharegpt           {"conversations": [{"from", "value"}, ...], "system"?, "tools"?}   from: human/user -> user,
+                       gpt/assistant/model/bot/chatgpt -> assistant, system -> system, function_call -> an assistant
+                       tool call (value: JSON {"name", "arguments"}, or a list of them), observation / tool -> a tool
+                       result ("role"/"content" keys work too)
     court_opinions     {"id", "case_name", "court", "text", "citations", ...}   -> six rows (court_opinions.py)
     alpaca             {"instruction", "input"?, "output", "system"?}           user = instruction, a blank line, input
     prompt_completion  {"prompt", "completion"}                                 each a string or a list of messages
@@ -14,6 +18,9 @@ Formats (``format: auto`` picks one from the fields of the first records, after 
 The alpaca user turn is ``instruction + "\\n\\n" + input``: a blank line keeps the two apart for the model the same way
 the original Alpaca prompt did, without a template-specific header such as "### Input:" that a chat template would
 then repeat.
+
+``tools`` (a list of JSON schemas, or a JSON string of one, as LLaMA-Factory's ShareGPT files have it) is kept per
+row; a dataset's ``tools`` in the recipe applies to its rows that have none.
 
 ``columns`` maps our field names to the file's (``{"instruction": "question", "output": "answer"}``); it applies to
 top-level fields. A row that cannot be converted becomes a reject with the reason (``missing field 'output'``,
@@ -26,16 +33,17 @@ rows together; the court builder uses the opinion id for all six of an opinion's
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from tqdm.auto import tqdm
 
+from sft_recipes.chat.templates import join_instruction_input
 from sft_recipes.config import FORMATS
-from sft_recipes.conversation import ROLES
+from sft_recipes.conversation import ROLES, Message, MessageError, ToolCall
 from sft_recipes.data import Reject, make_reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord
-from sft_recipes.templates import join_instruction_input
 
 SHAREGPT_ROLES = {
     "human": "user",
@@ -46,6 +54,10 @@ SHAREGPT_ROLES = {
     "bot": "assistant",
     "chatgpt": "assistant",
     "system": "system",
+    "function_call": "assistant",
+    "observation": "tool",
+    "tool": "tool",
+    "function": "tool",
 }
 DETECT_SAMPLE = 100  # records whose fields are looked at to detect the format
 PROGRESS_FROM = 20_000  # show a progress bar for datasets at least this large
@@ -97,13 +109,16 @@ def convert_records(
         try:
             messages = convert(data)
             _check_conversation(messages)
+            tools = _tools(data)
         except RowRejected as e:
             result.rejects.append(make_reject(_mapped_reason(str(e), columns), rec.source, rec.data))
             continue
         record_id = _record_id(data, rec.source)
-        result.rows.append(
-            {"messages": messages, "source": rec.source, "task": "", "id": record_id, "group": record_id}
-        )
+        row: dict[str, Any] = {"messages": messages}
+        if tools:
+            row["tools"] = tools
+        row.update({"source": rec.source, "task": "", "id": record_id, "group": record_id})
+        result.rows.append(row)
     return result
 
 
@@ -135,7 +150,7 @@ def add_system_prompt(row: dict[str, Any], prompt: str | None) -> dict[str, Any]
 
 
 def message(role: str, content: str, train: bool | None = None) -> dict[str, Any]:
-    return {"role": role, "content": content, "train": train}
+    return Message(role, content, train).to_dict()
 
 
 # --- one converter per format: record -> messages, or RowRejected -------------------------------------------------
@@ -169,8 +184,24 @@ def from_sharegpt(data: dict[str, Any]) -> list[dict[str, Any]]:
         role = SHAREGPT_ROLES.get(str(speaker).lower())
         if role is None:
             raise RowRejected(f"unknown role {speaker!r}")
-        messages.append(message(role, _content(content, i)))
+        if str(speaker).lower() == "function_call":
+            messages.append(_function_call(_content(content, i), i))
+        else:
+            messages.append(message(role, _content(content, i)))
     return messages
+
+
+def _function_call(value: str, index: int) -> dict[str, Any]:
+    """A ShareGPT ``function_call`` turn: JSON ``{"name", "arguments"}`` (or a list of them) -> an assistant tool call."""
+    try:
+        calls = json.loads(value)
+    except json.JSONDecodeError as e:
+        raise RowRejected(f"function_call in turn {index} is not valid JSON ({e.msg})") from None
+    calls = calls if isinstance(calls, list) else [calls]
+    try:
+        return Message("assistant", "", tool_calls=[ToolCall.from_dict(c) for c in calls]).to_dict()
+    except MessageError as e:
+        raise RowRejected(f"turn {index}: {e}") from None
 
 
 def from_messages(data: dict[str, Any]) -> list[dict[str, Any]]:
@@ -231,8 +262,29 @@ def _message_list(items: list[Any], first: int = 1) -> list[dict[str, Any]]:
         train = item.get("train")
         if train is not None and not isinstance(train, bool):
             raise RowRejected(f"'train' is not a boolean ({type(train).__name__}) in message {i}")
-        out.append(message(role, _content(item.get("content"), i), train))
+        if not (role == "assistant" and item.get("tool_calls") and item.get("content") is None):
+            _content(item.get("content"), i)
+        try:
+            out.append(Message.from_dict(item).to_dict())
+        except MessageError as e:
+            raise RowRejected(f"{e} in message {i}") from None
     return out
+
+
+def _tools(data: dict[str, Any]) -> list[dict[str, Any]]:
+    """A record's ``tools``: a list of JSON schemas, or a JSON string of one (LLaMA-Factory's ShareGPT)."""
+    tools = data.get("tools")
+    if tools is None or tools == "":
+        return []
+    if isinstance(tools, str):
+        try:
+            tools = json.loads(tools)
+        except json.JSONDecodeError as e:
+            raise RowRejected(f"field 'tools' is not valid JSON ({e.msg})") from None
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise RowRejected("field 'tools' is not a list of JSON schemas")
+    return [t if "function" in t or t.get("type") == "function" else {"type": "function", "function": t}
+            for t in tools]
 
 
 def _content(value: Any, index: int) -> str:

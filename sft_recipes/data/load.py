@@ -46,9 +46,12 @@ def load_conversations(data_args: DataArguments, seed: int, show: bool = True) -
             court_tasks=data_args.court_tasks,
             legal_system_prompt=data_args.legal_system_prompt,
         )
+        tools = _dataset_tools(spec)
         for row in converted.rows:
             add_system_prompt(row, spec.system_prompt)
             add_system_prompt(row, data_args.system_prompt)
+            if tools and not row.get("tools"):
+                row["tools"] = tools
         cleaned = clean_rows(converted.rows, dedupe=data_args.dedupe, seen=seen)
         rejects = converted.rejects + cleaned.rejects
         result.rejects.extend(rejects)
@@ -117,6 +120,27 @@ def _read(spec: DatasetSpec, data_args: DataArguments, seed: int) -> tuple[list[
         keep = sorted(random.Random(f"{seed}:{spec.path}").sample(range(len(records)), spec.max_samples))
         records = [records[i] for i in keep]
     return records, fmt
+
+
+def _dataset_tools(spec: DatasetSpec) -> list[dict[str, Any]]:
+    """A dataset's ``tools``: inline JSON schemas, or a .json file holding the list."""
+    import json
+    from pathlib import Path
+
+    if not spec.tools:
+        return []
+    tools = spec.tools
+    if isinstance(tools, str):
+        path = Path(tools).expanduser()
+        if not path.is_file():
+            raise DataSourceError(f"dataset {spec.path!r}: tools file not found: {tools}")
+        try:
+            tools = json.loads(path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as e:
+            raise DataSourceError(f"{tools}:{e.lineno}: not valid JSON: {e.msg}") from None
+    if not isinstance(tools, list) or not all(isinstance(t, dict) for t in tools):
+        raise DataSourceError(f"dataset {spec.path!r}: tools must be a list of JSON schemas")
+    return [t if "function" in t else {"type": "function", "function": t} for t in tools]
 
 
 def _labels(specs: list[DatasetSpec]) -> list[str]:

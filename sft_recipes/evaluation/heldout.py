@@ -90,7 +90,7 @@ def heldout_loss(
     import torch.nn.functional as F
     from tqdm.auto import tqdm
 
-    from sft_recipes.masking import next_token_targets
+    from sft_recipes.chat.masking import next_token_targets
     from sft_recipes.prefix_cache import PrefixCaches, prefix_batches
 
     rows = _rows(split)

@@ -43,7 +43,7 @@ def render_model_card(inputs: CardInputs) -> str:
     from jinja2 import Environment, PackageLoader, StrictUndefined
 
     env = Environment(
-        loader=PackageLoader("sft_recipes", "templates"),
+        loader=PackageLoader("sft_recipes.export", "."),
         undefined=StrictUndefined,  # a misspelt field fails here instead of printing an empty cell
         trim_blocks=True,
         lstrip_blocks=True,

@@ -26,7 +26,8 @@ from sft_recipes.export.run_dir import (
     RunDir,
     read_run_dir,
 )
-from sft_recipes.export.stop_tokens import generation_config_for, stop_token_ids
+from sft_recipes.chat.template_info import stop_token_ids, template_info_for
+from sft_recipes.export.stop_tokens import generation_config_for
 from sft_recipes.models import EMBEDDED_HUB_ID, ResolvedModel, resolve_model
 
 FULL_MODEL_FILES = ("config.json", "*.safetensors", "*.safetensors.index.json")
@@ -107,7 +108,8 @@ def _write_export(
         base_vocab = json.loads((local_base / "config.json").read_text(encoding="utf-8")).get("vocab_size")
         if base_vocab:
             check_new_tokens_trained(tokenizer, int(base_vocab), run.trained_token_ids, run.path)
-    generation_config = generation_config_for(tokenizer, local_base)
+    template = template_info_for(tokenizer)  # what the run trained on (saved beside its tokenizer)
+    generation_config = generation_config_for(tokenizer, local_base, template)
     base_hub_id = resolved.base_hub_id or (EMBEDDED_HUB_ID if resolved.kind == "embedded" else None)
 
     merge_diff = None
@@ -131,8 +133,9 @@ def _write_export(
                 shutil.copy2(f, target / f.name)
         generation_config.save_pretrained(str(target))
     tokenizer.save_pretrained(str(target))
+    template.save(target)
 
-    stop_ids = stop_token_ids(tokenizer, generation_config.eos_token_id)
+    stop_ids = stop_token_ids(tokenizer, template, generation_config.eos_token_id)
     card = render_model_card(
         CardInputs(
             run=run,

@@ -1,0 +1,19 @@
+"""Chat templates and labels: a conversation -> the tokens a model trains on.
+
+    templates.py      choose the template a run trains with (native, chatml, alpaca, a .jinja file)
+    template_info.py  what a template does, observed once: which tokens end a turn, system / reasoning / tool support
+    render.py         conversations rendered the way inference renders them; control-token text in data stays text
+    turns.py          where each trained reply is: one row per conversation, or one per turn when history changes
+    masking.py        tokens and assistant-only labels, every row checked
+    preview.py        trained vs masked tokens, in colour
+"""
+
+from sft_recipes.chat.masking import IGNORE_INDEX, Reject, TokenizedRow, tokenize_conversation, tokenize_dataset
+from sft_recipes.chat.template_info import TemplateError, TemplateInfo, describe_template, load_template_info
+from sft_recipes.chat.templates import join_instruction_input, setup_chat_template
+
+__all__ = [
+    "IGNORE_INDEX", "Reject", "TemplateError", "TemplateInfo", "TokenizedRow", "describe_template",
+    "join_instruction_input", "load_template_info", "setup_chat_template", "tokenize_conversation",
+    "tokenize_dataset",
+]

@@ -1,0 +1,160 @@
+"""Render conversation rows with a chat template, keeping data text apart from the template's own control tokens.
+
+A message is handed to the template in the shape ``apply_chat_template`` expects: ``reasoning`` as
+``reasoning_content`` (transformers also passes it as ``thinking`` for gpt-oss-style templates), tool calls with
+their arguments as a mapping or a JSON string (whichever the template renders), ``tools`` as JSON schemas. A system
+message on a template without a system role is folded into the first user turn (``system_message: auto``).
+
+Control tokens in data: the literal text of a special token inside any message (``"...<|im_end|>\\n<|im_start|>
+assistant..."`` pasted into a user turn) is text, never structure; otherwise one row could forge turns the model is
+trained to read as real. Such literals are wrapped in two noncharacters before rendering (the approach of
+transformers' ``sanitize_control_tokens``), found again in the rendered text, and reported as ``injected`` character
+ranges that the encoder turns into plain-text tokens. ``allow_control_tokens`` keeps them as control tokens.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from sft_recipes.chat.template_info import TemplateInfo, special_token_ids
+
+MARK_START, MARK_END = "\U0010fffe", "\U0010ffff"  # noncharacters: never part of real text
+SYSTEM_MESSAGE = ("auto", "merge", "reject")
+
+
+class RenderError(Exception):
+    """A conversation this template cannot render; the text is the reject reason."""
+
+
+@dataclass
+class Rendered:
+    text: str
+    injected: list[tuple[int, int]] = field(default_factory=list)  # data text that looks like control tokens
+
+
+@dataclass
+class Renderer:
+    """Renders rows for one tokenizer + template description, the same way for training and generation."""
+
+    tokenizer: Any
+    info: TemplateInfo
+    system_message: str = "auto"
+    allow_control_tokens: bool = False
+
+    def __post_init__(self) -> None:
+        literals = sorted({self.tokenizer.convert_ids_to_tokens(i) for i in special_token_ids(self.tokenizer)},
+                          key=len, reverse=True)
+        literals = [t for t in literals if t and not t.isspace()]
+        self.control_re = re.compile("|".join(map(re.escape, literals))) if literals else None
+        self.closer_re = re.compile("|".join(map(re.escape, sorted(self.info.end_of_turn, key=len, reverse=True))))
+
+    # --- messages -------------------------------------------------------------------------------------------------
+
+    def template_messages(self, messages: list[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """Row messages -> template messages, and whether a system message was folded into the first user turn."""
+        out = [self._message(m) for m in messages]
+        fold = any(m["role"] == "system" for m in out) and (
+            self.system_message == "merge" or (self.system_message == "auto" and not self.info.system_role))
+        if any(m["role"] == "system" for m in out) and self.system_message == "reject" and not self.info.system_role:
+            raise RenderError("the chat template has no system role (system_message: reject)")
+        if fold:
+            out = _fold_system(out)
+        return out, fold
+
+    def _message(self, m: dict[str, Any]) -> dict[str, Any]:
+        out: dict[str, Any] = {"role": m["role"], "content": m.get("content") or ""}
+        if m.get("reasoning"):
+            out["reasoning_content"] = m["reasoning"]
+        if m.get("tool_calls"):
+            out["tool_calls"] = [self._call(c) for c in m["tool_calls"]]
+        for key in ("tool_call_id", "name"):
+            if m.get(key):
+                out[key] = m[key]
+        return out
+
+    def _call(self, call: dict[str, Any]) -> dict[str, Any]:
+        function = dict(call["function"])
+        if self.info.tool_arguments == "json" and not isinstance(function.get("arguments"), str):
+            function["arguments"] = json.dumps(function.get("arguments", {}), ensure_ascii=False)
+        out = {"type": "function", "function": function}
+        if call.get("id"):
+            out["id"] = call["id"]
+        return out
+
+    # --- rendering ------------------------------------------------------------------------------------------------
+
+    def render(self, messages: list[dict[str, Any]], tools: list[dict] | None = None,
+               add_generation_prompt: bool = False) -> Rendered:
+        """Template messages (from ``template_messages``) -> text, with data control-token literals located."""
+        return self.render_many([messages], tools, add_generation_prompt)[0]
+
+    def render_many(self, conversations: list[list[dict[str, Any]]], tools: list[dict] | None = None,
+                    add_generation_prompt: bool = False) -> list[Rendered]:
+        marked = [self.mark(c) for c in conversations] if self.control_re else conversations
+        marked_tools = self.mark(tools) if (tools and self.control_re) else tools
+        try:
+            texts = self.tokenizer.apply_chat_template(
+                marked, tools=marked_tools or None, tokenize=False, add_generation_prompt=add_generation_prompt,
+                **self.info.template_kwargs)
+        except Exception as e:  # noqa: BLE001 - a template's raise_exception(...) about this conversation
+            raise RenderError(f"chat template failed: {' '.join(str(e).split())}") from None
+        return [_unmark(t) for t in texts]
+
+    def mark(self, obj: Any) -> Any:
+        """Wrap special-token literals in data strings with the markers (none when control tokens are allowed)."""
+        if self.allow_control_tokens or self.control_re is None:
+            return obj
+        if isinstance(obj, str):
+            obj = obj.replace(MARK_START, "").replace(MARK_END, "")
+            return self.control_re.sub(lambda m: MARK_START + m.group(0) + MARK_END, obj)
+        if isinstance(obj, dict):
+            return {k: (v if k == "role" else self.mark(v)) for k, v in obj.items()}
+        if isinstance(obj, (list, tuple)):
+            return [self.mark(v) for v in obj]
+        return obj
+
+    def closers_in(self, text: str, start: int, injected: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """[start, end) of the end-of-turn tokens in ``text`` at or after ``start`` (never inside data text)."""
+        if not self.info.end_of_turn:
+            return []
+        out = []
+        for m in self.closer_re.finditer(text, start):
+            if not any(a <= m.start() < b for a, b in injected):
+                out.append((m.start(), m.end()))
+        return out
+
+
+def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """System text joined to the first user turn (a blank line between), what Gemma's own docs recommend."""
+    system = "\n\n".join(m["content"] for m in messages if m["role"] == "system" and m["content"])
+    rest = [m for m in messages if m["role"] != "system"]
+    first_user = next((i for i, m in enumerate(rest) if m["role"] == "user"), None)
+    if first_user is None:
+        raise RenderError("the chat template has no system role and the row has no user turn to fold it into")
+    if system:
+        rest[first_user] = {**rest[first_user], "content": f"{system}\n\n{rest[first_user]['content']}"}
+    return rest
+
+
+def _unmark(text: str) -> Rendered:
+    """Rendered text with markers -> clean text + the ranges that were marked (lone markers are dropped)."""
+    if MARK_START not in text and MARK_END not in text:
+        return Rendered(text)
+    out: list[str] = []
+    injected: list[tuple[int, int]] = []
+    length = 0
+    open_at: int | None = None
+    for piece in re.split(f"([{MARK_START}{MARK_END}])", text):
+        if piece == MARK_START:
+            open_at = length
+        elif piece == MARK_END:
+            if open_at is not None and length > open_at:
+                injected.append((open_at, length))
+            open_at = None
+        elif piece:
+            out.append(piece)
+            length += len(piece)
+    return Rendered("".join(out), injected)
