@@ -146,15 +146,18 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
             for k, v in counts.items():
                 layouts[key][k] = layouts[key].get(k, 0) + v
         kept = done.dataset
+        origin = kept.select_columns(["row_index"]).to_dict()["row_index"]
         if data.min_response_tokens > 1:
-            trained = [sum(1 for x in labels if x != IGNORE_INDEX) for labels in kept["labels"]]
-            short = {kept[i]["row_index"] for i, n in enumerate(trained) if n < data.min_response_tokens}
+            labels = kept.select_columns(["labels"]).to_dict()["labels"]
+            trained = [sum(1 for x in row if x != IGNORE_INDEX) for row in labels]
+            short = {origin[i] for i, n in enumerate(trained) if n < data.min_response_tokens}
             for i in sorted(short):
                 result.rejects.append({"reason": f"response shorter than min_response_tokens "
                                                  f"({data.min_response_tokens})", "source": rows[i].get("source", ""),
                                        "row": rows[i], "split": name})
-            kept = kept.select([i for i, r in enumerate(kept["row_index"]) if r not in short])
-        splits[name] = [rows[i] for i in dict.fromkeys(kept["row_index"])]  # conversations kept, in order
+            kept = kept.select([i for i, r in enumerate(origin) if r not in short])
+            origin = [r for r in origin if r not in short]
+        splits[name] = [rows[i] for i in dict.fromkeys(origin)]  # conversations kept, in order
         result.datasets[name] = kept.remove_columns("row_index")
     result.multi_turn = layouts
     return result

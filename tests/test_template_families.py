@@ -234,3 +234,23 @@ def test_thinking_switch_is_passed_to_the_template(smol_tokenizer):
     texts = [on.decode(r.input_ids[a:b]) for r in rows for a, b in trained_spans(r.labels)]
     assert texts == ["Six sevens: 6 + 36 = 42.\n</think>\n\nIt is 42.<|im_end|>",
                      "One more six: 42 + 6 = 48.\n</think>\n\nIt is 48.<|im_end|>"]
+
+
+@pytest.mark.parametrize("name", families())
+def test_generation_prompts_rendered_once_per_shape_equal_real_renders(family, name):
+    """Generation prompts of plain conversations come from one rendering per conversation shape with the texts
+    filled in (a speed-up): they must equal the template's own rendering of every conversation."""
+    from sft_recipes.chat.render import Renderer
+
+    tokenizer, info = family(name)
+    renderer = Renderer(tokenizer, info)
+    conversations = []
+    for kind in ("single", "three"):
+        messages, _ = CONVERSATIONS[kind]
+        chat, _ = renderer.template_messages(messages)
+        conversations += [chat[:i] for i, m in enumerate(chat) if m["role"] == "assistant"]
+    shaped = [renderer._from_shape(c) for c in conversations]
+    real = renderer.render_many(conversations, add_generation_prompt=True)
+    assert any(s is not None for s in shaped)
+    for s, r in zip(shaped, real):
+        assert s is None or s.text == r.text

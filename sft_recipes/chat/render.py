@@ -22,6 +22,7 @@ from typing import Any
 from sft_recipes.chat.template_info import TemplateInfo, special_token_ids
 
 MARK_START, MARK_END = "\U0010fffe", "\U0010ffff"  # noncharacters: never part of real text
+_SLOT = "Slot{}x7Q"  # stands for a message's text when a conversation shape is rendered once
 SYSTEM_MESSAGE = ("auto", "merge", "reject")
 
 
@@ -45,9 +46,13 @@ class Renderer:
     allow_control_tokens: bool = False
 
     def __post_init__(self) -> None:
+        self._shapes: dict[tuple, str | None] = {}
         literals = sorted({self.tokenizer.convert_ids_to_tokens(i) for i in special_token_ids(self.tokenizer)},
                           key=len, reverse=True)
         literals = [t for t in literals if t and not t.isspace()]
+        # a string without any of these characters holds no literal: a quick test before the full pattern
+        self._first_chars = re.compile("[" + "".join(re.escape(c) for c in {t[0] for t in literals}) + "]") \
+            if literals else None
         self.control_re = re.compile("|".join(map(re.escape, literals))) if literals else None
         self.closer_re = re.compile("|".join(map(re.escape, sorted(self.info.end_of_turn, key=len, reverse=True))))
 
@@ -93,6 +98,8 @@ class Renderer:
 
     def render_many(self, conversations: list[list[dict[str, Any]]], tools: list[dict] | None = None,
                     add_generation_prompt: bool = False) -> list[Rendered]:
+        if not conversations:
+            return []
         marked = [self.mark(c) for c in conversations] if self.control_re else conversations
         marked_tools = self.mark(tools) if (tools and self.control_re) else tools
         try:
@@ -103,12 +110,48 @@ class Renderer:
             raise RenderError(f"chat template failed: {' '.join(str(e).split())}") from None
         return [_unmark(t) for t in texts]
 
+    def generation_prompts(self, conversations: list[list[dict[str, Any]]], tools: list[dict] | None = None
+                           ) -> list[Rendered]:
+        """``render_many(..., add_generation_prompt=True)``, rendering each conversation *shape* once.
+
+        A conversation of plain messages (role and text only; text without surrounding whitespace, angle brackets
+        or control-token literals, so no template branches on it or trims it) is its shape's rendering with the
+        shape's slots filled in. The caller still checks that the stored turn starts with it (see turns.py) and
+        renders for real when it does not."""
+        out: list[Rendered | None] = [self._from_shape(c) if not tools else None for c in conversations]
+        missing = [i for i, r in enumerate(out) if r is None]
+        for i, rendered in zip(missing, self.render_many([conversations[i] for i in missing], tools, True)):
+            out[i] = rendered
+        return out  # type: ignore[return-value]
+
+    def _from_shape(self, messages: list[dict[str, Any]]) -> Rendered | None:
+        if not all(_plain(m, self.control_re) for m in messages):
+            return None
+        key = tuple(m["role"] for m in messages)
+        if key not in self._shapes:
+            slots = [{"role": m["role"], "content": _SLOT.format(k)} for k, m in enumerate(messages)]
+            try:
+                text = self.render(slots, add_generation_prompt=True).text
+            except RenderError:
+                text = None
+            ok = text is not None and all(text.count(_SLOT.format(k)) == 1 for k in range(len(messages)))
+            self._shapes[key] = text if ok else None
+        text = self._shapes[key]
+        if text is None:
+            return None
+        for k, m in enumerate(messages):
+            text = text.replace(_SLOT.format(k), m["content"])
+        return Rendered(text)
+
     def mark(self, obj: Any) -> Any:
         """Wrap special-token literals in data strings with the markers (none when control tokens are allowed)."""
         if self.allow_control_tokens or self.control_re is None:
             return obj
         if isinstance(obj, str):
-            obj = obj.replace(MARK_START, "").replace(MARK_END, "")
+            if MARK_START in obj or MARK_END in obj:
+                obj = obj.replace(MARK_START, "").replace(MARK_END, "")
+            if self._first_chars is None or not self._first_chars.search(obj):
+                return obj
             return self.control_re.sub(lambda m: MARK_START + m.group(0) + MARK_END, obj)
         if isinstance(obj, dict):
             return {k: (v if k == "role" else self.mark(v)) for k, v in obj.items()}
@@ -125,6 +168,13 @@ class Renderer:
             if not any(a <= m.start() < b for a, b in injected):
                 out.append((m.start(), m.end()))
         return out
+
+
+def _plain(message: dict[str, Any], control_re) -> bool:
+    text = message["content"]
+    return (set(message) <= {"role", "content"} and isinstance(text, str) and bool(text) and text == text.strip()
+            and "<" not in text and ">" not in text and "Slot" not in text
+            and (control_re is None or control_re.search(text) is None))
 
 
 def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

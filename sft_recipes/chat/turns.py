@@ -140,7 +140,9 @@ def _replies(renderer: Renderer, tm: list[dict], tools, assistant: list[int], me
     try:
         latest = renderer.render_many([tm[: i + 1] for i in assistant], tools)
         with_prompt = [i for i in assistant if i > 0]
-        prompts = dict(zip(with_prompt, renderer.render_many([tm[:i] for i in with_prompt], tools, True)))
+        prompts = dict(zip(with_prompt, renderer.generation_prompts([tm[:i] for i in with_prompt], tools)))
+        shaped = [i for i, s in zip(assistant, latest) if i in prompts and not s.text.startswith(prompts[i].text)]
+        prompts.update(zip(shaped, renderer.render_many([tm[:i] for i in shaped], tools, True)))  # really rendered
     except RenderError as e:
         raise PlanReject(str(e)) from None
     return [_locate_reply(renderer, i, messages[i], s, prompts.get(i), train_on_reasoning, notes)
