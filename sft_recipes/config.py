@@ -49,7 +49,9 @@ class DatasetSpec:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise RecipeError(f"dataset {self.path!r}: unknown format {self.format!r} {valid_values(self.format, FORMATS)}")
+            raise RecipeError(
+                f"dataset {self.path!r}: unknown format {self.format!r} {valid_values(self.format, FORMATS)}"
+            )
         if self.weight <= 0:
             raise RecipeError(f"dataset {self.path!r}: weight must be > 0, got {self.weight}")
 

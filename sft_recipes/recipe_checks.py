@@ -1,9 +1,10 @@
 """Value checks on a loaded recipe, run before any data is read or any model is loaded.
 
 Types and enum values are checked while the YAML is read (config.py), and transformers checks a few ranges itself
-(warmup_steps, logging_steps); this module checks the other ranges: counts that must be positive, fractions, rates. TRL and transformers accept many nonsensical values silently (``max_steps: -5``
-trains the default epochs, ``lora_r: 0`` fails only inside peft after the data is prepared and the model loaded);
-here each one is one line naming the key, the value and what is allowed.
+(warmup_steps, logging_steps); this module checks the other ranges: counts that must be positive, fractions, rates.
+TRL and transformers accept many nonsensical values silently (``max_steps: -5`` trains the default epochs,
+``lora_r: 0`` fails only inside peft after the data is prepared and the model loaded); here each one is one line
+naming the key, the value and what is allowed.
 """
 
 from __future__ import annotations

@@ -40,8 +40,10 @@ def write(tmp_path, data, name="r.yaml"):
         ({"train_on": "assistants"}, "(did you mean 'assistant'? valid: assistant, all, last_assistant)"),
         ({"length_policy": "cut"}, "length_policy: unknown value 'cut' (valid: drop, truncate, error)"),
         ({"datasets": [{"path": "a.jsonl", "format": "csv"}]},
-         "dataset 'a.jsonl': unknown format 'csv' (valid: auto, alpaca, sharegpt, messages, prompt_completion, text, court_opinions)"),
-        ({"bnb_4bit_quant_type": "nf5"}, "bnb_4bit_quant_type: unknown value 'nf5' (did you mean 'nf4'? valid: fp4, nf4)"),
+         "dataset 'a.jsonl': unknown format 'csv' "
+         "(valid: auto, alpaca, sharegpt, messages, prompt_completion, text, court_opinions)"),
+        ({"bnb_4bit_quant_type": "nf5"},
+         "bnb_4bit_quant_type: unknown value 'nf5' (did you mean 'nf4'? valid: fp4, nf4)"),
         ({"lr_scheduler_type": "constnt"}, "did you mean 'constant'?"),
     ],
 )
