@@ -14,6 +14,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,6 +50,14 @@ def prepared_dir(recipe: Recipe) -> Path:
     return Path(recipe.data.prepared_dir or Path(recipe.training.output_dir) / "data")
 
 
+def run_paths(recipe: Recipe) -> dict[Path, str]:
+    """The folders a run writes, each with the recipe key that sets it (for one-line OS errors)."""
+    paths = {Path(recipe.training.output_dir): "output_dir"}
+    if recipe.data.prepared_dir:
+        paths[Path(recipe.data.prepared_dir)] = "prepared_dir"
+    return paths
+
+
 def fingerprint(recipe: Recipe) -> str:
     flat = recipe.to_dict()
     flat.update({"max_length": recipe.training.max_length, "seed": recipe.training.seed})
@@ -70,6 +79,17 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
+    """Prepare a recipe's data into its prepared dir (waiting while another process prepares into it)."""
+    out = prepared_dir(recipe)
+    with _prepare_lock(out):
+        try:
+            return _run_prepare(recipe, verbose)
+        except BaseException:
+            shutil.rmtree(_temp_dir(out), ignore_errors=True)  # a half-written copy must not hold on to a full disk
+            raise
+
+
+def _run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
     from datasets import Dataset, DatasetDict
 
     from sft_recipes.data.group_turns import merge_groups
@@ -132,9 +152,7 @@ def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
         raise NoTrainableRows(f"no training row survived preparation: {cause}")
 
     # write everything into a temp dir, then swap it in: a half-written prepared dir is never reused
-    tmp = out.with_name(out.name + ".tmp")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = _fresh_temp_dir(out)
     for name, rows in splits.items():
         _write_jsonl(tmp / f"{name}.jsonl", rows)
     _write_jsonl(tmp / "rejects.jsonl", rejects)
@@ -167,6 +185,27 @@ def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
     return load_prepared(out)
 
 
+def _prepare_lock(directory: Path):
+    from sft_recipes.run_lock import waiting_lock
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return waiting_lock(directory.with_name(directory.name + ".lock"), f"preparing data into {directory}")
+
+
+def _fresh_temp_dir(out: Path) -> Path:
+    """This process's temp dir beside ``out``. Called under the prepare lock, so other temp dirs there are what
+    killed prepares left: removed."""
+    for stale in out.parent.glob(f"{out.name}.tmp*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = _temp_dir(out)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _temp_dir(out: Path) -> Path:
+    return out.with_name(f"{out.name}.tmp-{socket.gethostname()}-{os.getpid()}")
+
+
 def load_prepared(directory: Path) -> Prepared:
     from datasets import load_from_disk
     from transformers import AutoTokenizer
@@ -185,8 +224,9 @@ def ensure_prepared(recipe: Recipe) -> Prepared:
     state = PartialState()
     directory = prepared_dir(recipe)
     with state.main_process_first():
-        if state.is_main_process and not is_fresh(directory, recipe):
-            return run_prepare(recipe)
+        if state.is_main_process:
+            with _prepare_lock(directory):
+                return load_prepared(directory) if is_fresh(directory, recipe) else _run_prepare(recipe)
         if not is_fresh(directory, recipe):
             raise SFTRecipesError(f"prepared data in {directory} is missing or stale after the main process ran")
         return load_prepared(directory)
@@ -198,5 +238,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sft-recipes prepare", description="prepare a recipe's data")
     parser.add_argument("--config", help="recipe YAML (default: the embedded quickstart setup)")
     args, overrides = parser.parse_known_args(argv)
-    run_prepare(load_recipe(args.config, overrides))
+    recipe = load_recipe(args.config, overrides)
+    from sft_recipes.os_errors import one_line_os_errors
+    from sft_recipes.run_lock import run_lock
+
+    with one_line_os_errors(run_paths(recipe)), run_lock(recipe.training.output_dir):
+        run_prepare(recipe)
     return 0

@@ -28,6 +28,7 @@ from sft_recipes.methods import (
 )
 
 NO_RESUME = {"no", "false", "never", "none"}
+RERUN = "rerunning the same command resumes from the last complete checkpoint"
 
 
 @dataclass
@@ -128,14 +129,21 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
 
 
 def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
-    """Train a recipe into its output_dir; a rerun of the same command after a kill resumes from the newest complete
-    checkpoint and ends as if never interrupted."""
+    """Train a recipe into its output_dir, which this run holds alone (run_lock.py, which also stops at once on a
+    folder it cannot write); a rerun of the same command after a kill resumes from the newest complete checkpoint
+    and ends as if never interrupted. OS errors on the run's folders end it with one line (os_errors.py)."""
     from accelerate import PartialState
+
+    from sft_recipes.os_errors import one_line_os_errors
+    from sft_recipes.prepare import run_paths
+    from sft_recipes.run_lock import run_lock_on_main_process
 
     check_method(recipe.model, recipe.training)
     output_dir = Path(recipe.training.output_dir)
-    say = print if PartialState().is_main_process else (lambda *a, **k: None)
-    return _run_training(recipe, output_dir, callbacks, say)
+    state = PartialState()
+    say = print if state.is_main_process else (lambda *a, **k: None)
+    with one_line_os_errors(run_paths(recipe), note=RERUN), run_lock_on_main_process(output_dir, say):
+        return _run_training(recipe, output_dir, callbacks, say)
 
 
 def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say) -> TrainResult:
