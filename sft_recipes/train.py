@@ -150,12 +150,14 @@ def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say)
     from accelerate import PartialState
 
     from sft_recipes.checkpoints import clear_staging
+    from sft_recipes.cpu_threads import warn_if_oversubscribed
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.run_log import plot_training_curves, write_summary
 
     if PartialState().is_main_process:
         for name in clear_staging(output_dir):
             say(f"[sft-recipes] removed the unfinished save of {name} left by an interrupted run")
+        warn_if_oversubscribed()
     resume = resolve_resume(output_dir, recipe.training.resume_from_checkpoint, say)
     prepared = ensure_prepared(recipe)
     trainer = build_trainer(recipe, prepared, callbacks)
