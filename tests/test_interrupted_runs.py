@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import sums_file
 from safetensors.torch import load_file
 
 STAGING = ".checkpoint-staging"
@@ -22,20 +23,9 @@ TIMING_KEYS = {"train_seconds", "seconds_per_step", "tokens_per_second", "resume
 
 
 @pytest.fixture(scope="module")
-def children():
-    from run_children import Children
-
-    runner = Children()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture(scope="module")
 def setup(tmp_path_factory, tiny_model_dir):
     root = tmp_path_factory.mktemp("interrupted")
-    data = root / "sums.jsonl"
-    data.write_text("".join(json.dumps({"instruction": f"What is {i} plus {i}?", "output": f"{2 * i}."}) + "\n"
-                            for i in range(20)))
+    data = sums_file(root / "sums.jsonl", rows=20)
     return {"root": root, "data": data, "model": tiny_model_dir, "prepared": root / "prepared"}
 
 

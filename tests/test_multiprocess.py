@@ -18,25 +18,34 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.mark.multiprocess
-def test_two_process_cpu_run(tiny_model_dir, tmp_path):
-    rows = 16
-    data = tmp_path / "data.jsonl"
+def numbers_file(folder: Path, rows: int) -> Path:
+    data = folder / "data.jsonl"
     data.write_text("".join(json.dumps({"instruction": f"Repeat the number {i}.", "output": f"{i}"}) + "\n"
                             for i in range(rows)))
-    probe, run = tmp_path / "probe", tmp_path / "run"
-    probe.mkdir()
+    return data
+
+
+def torchrun_probe(probe: Path, model_dir: Path, data: Path, run: Path, *extra: str) -> subprocess.CompletedProcess:
+    """tests/mp_probe.py (sft-recipes training + a per-rank record) in 2 CPU processes, LoRA on the tiny model."""
     cmd = [
         str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
         "--master_port", str(free_port()), str(ROOT / "tests" / "mp_probe.py"), str(probe),
-        "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(run),
-        "--validation_size", "0", "--test_size", "0", "--num_train_epochs", "1",
+        "--model_name_or_path", str(model_dir), "--output_dir", str(run), "--validation_size", "0", "--test_size", "0",
         "--per_device_train_batch_size", "2", "--use_peft", "--lora_r", "4", "--learning_rate", "1e-2",
-        "--logging_steps", "1", "--save_strategy", "no", "--disable_tqdm", "true",
-        "--datasets", json.dumps([{"path": str(data), "format": "alpaca"}]),
+        "--logging_steps", "1", "--disable_tqdm", "true",
+        "--datasets", json.dumps([{"path": str(data), "format": "alpaca"}]), *extra,
     ]
     env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+
+
+@pytest.mark.multiprocess
+def test_two_process_cpu_run(tiny_model_dir, tmp_path):
+    rows = 16
+    data = numbers_file(tmp_path, rows)
+    probe, run = tmp_path / "probe", tmp_path / "run"
+    probe.mkdir()
+    proc = torchrun_probe(probe, tiny_model_dir, data, run, "--num_train_epochs", "1", "--save_strategy", "no")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
 
     ranks = [json.loads((probe / f"rank{r}.json").read_text()) for r in (0, 1)]
@@ -59,25 +68,13 @@ def test_two_process_checkpoints_are_whole_and_a_rerun_resumes_on_both_ranks(tin
     held, and after that a longer rerun resumes both ranks from the newest checkpoint."""
     from sft_recipes.run_lock import run_lock
 
-    rows = 16
-    data = tmp_path / "data.jsonl"
-    data.write_text("".join(json.dumps({"instruction": f"Repeat the number {i}.", "output": f"{i}"}) + "\n"
-                            for i in range(rows)))
+    data = numbers_file(tmp_path, 16)
     probe, run = tmp_path / "probe", tmp_path / "run"
     probe.mkdir()
 
     def torchrun(max_steps: int) -> subprocess.CompletedProcess:
-        cmd = [
-            str(Path(sys.executable).with_name("torchrun")), "--nproc_per_node", "2", "--master_addr", "127.0.0.1",
-            "--master_port", str(free_port()), str(ROOT / "tests" / "mp_probe.py"), str(probe),
-            "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(run),
-            "--validation_size", "0", "--test_size", "0", "--max_steps", str(max_steps),
-            "--per_device_train_batch_size", "2", "--use_peft", "--lora_r", "4", "--learning_rate", "1e-2",
-            "--logging_steps", "1", "--save_strategy", "steps", "--save_steps", "2", "--disable_tqdm", "true",
-            "--datasets", json.dumps([{"path": str(data), "format": "alpaca"}]),
-        ]
-        env = {**os.environ, "OMP_NUM_THREADS": "1", "HF_HUB_OFFLINE": "1"}
-        return subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=600)
+        return torchrun_probe(probe, tiny_model_dir, data, run, "--max_steps", str(max_steps),
+                              "--save_strategy", "steps", "--save_steps", "2")
 
     with run_lock(run):
         refused = torchrun(4)

@@ -6,7 +6,6 @@ change to the machine is needed; the library messages tested in-process below we
 from __future__ import annotations
 
 import errno
-import json
 import os
 import shlex
 import shutil
@@ -15,6 +14,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from helpers import lora_cli_args, sums_file
 
 from sft_recipes.os_errors import explain
 
@@ -33,17 +34,10 @@ needs_namespaces = pytest.mark.skipif(not _namespaces_work(), reason="needs user
 
 @pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("osdata") / "sums.jsonl"
-    path.write_text("".join(json.dumps({"instruction": f"What is {i} plus {i}?", "output": f"{2 * i}."}) + "\n"
-                            for i in range(8)))
-    return path
+    return sums_file(tmp_path_factory.mktemp("osdata") / "sums.jsonl", rows=8)
 
 
-def cli_args(command, tiny_model_dir, data, out, *extra):
-    return [command, "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(out),
-            "--datasets", json.dumps([{"path": str(data), "format": "alpaca"}]),
-            "--validation_size", "0", "--test_size", "0", "--per_device_train_batch_size", "4",
-            "--use_peft", "--lora_r", "4", "--disable_tqdm", "true", *extra]
+cli_args = lora_cli_args
 
 
 def run_cli(args: list[str], setup: str = "", namespace=("unshare", "-rm")) -> subprocess.CompletedProcess:

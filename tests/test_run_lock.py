@@ -10,33 +10,20 @@ from pathlib import Path
 
 import pytest
 
+from helpers import lora_cli_args, sums_file
+
 from sft_recipes.cli import main as cli_main
 
 LOCK = ".sft-recipes.lock"
 
 
 @pytest.fixture(scope="module")
-def children():
-    from run_children import Children
-
-    runner = Children()
-    yield runner
-    runner.close()
-
-
-@pytest.fixture(scope="module")
 def data(tmp_path_factory) -> Path:
-    path = tmp_path_factory.mktemp("lockdata") / "sums.jsonl"
-    path.write_text("".join(json.dumps({"instruction": f"What is {i} plus {i}?", "output": f"{2 * i}."}) + "\n"
-                            for i in range(16)))
-    return path
+    return sums_file(tmp_path_factory.mktemp("lockdata") / "sums.jsonl")
 
 
 def argv(command, tiny_model_dir, data, out, *extra):
-    return [command, "--model_name_or_path", str(tiny_model_dir), "--output_dir", str(out),
-            "--datasets", json.dumps([{"path": str(data), "format": "alpaca"}]),
-            "--validation_size", "0", "--test_size", "0", "--per_device_train_batch_size", "4",
-            "--use_peft", "--lora_r", "4", "--save_strategy", "no", "--disable_tqdm", "true", *extra]
+    return lora_cli_args(command, tiny_model_dir, data, out, "--save_strategy", "no", *extra)
 
 
 def dead_pid() -> int:
