@@ -100,3 +100,34 @@ def _wait_for(condition, process, log: Path, timeout: float = 300) -> None:
         assert process.is_alive(), log.read_text()[-3000:]
         assert time.monotonic() < deadline, "timed out"
         time.sleep(0.05)
+
+
+def test_the_lock_is_reentrant_within_a_process_and_released_at_the_end(tmp_path):
+    from sft_recipes.run_lock import run_lock
+
+    with run_lock(tmp_path):
+        with run_lock(tmp_path):  # quickstart holds it, then train() takes it again
+            assert (tmp_path / LOCK).is_file()
+        assert (tmp_path / LOCK).is_file()
+    assert not (tmp_path / LOCK).exists()
+
+
+def test_quickstart_refuses_an_output_dir_in_use(tmp_path):
+    """The quickstart holds the run directory for its whole flow (prepare, train, eval, export)."""
+    import sys
+
+    from sft_recipes.quickstart import run_quickstart
+    from sft_recipes.run_lock import RunInUse
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", "import sys, time\nfrom sft_recipes.run_lock import run_lock\n"
+         "with run_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)\n", str(tmp_path)],
+        stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        with pytest.raises(RunInUse, match=rf"is in use by another run \(pid {holder.pid} on "):
+            run_quickstart(overrides=["--output_dir", str(tmp_path)])
+        assert not (tmp_path / "data").exists(), "nothing was prepared into the run directory in use"
+    finally:
+        holder.kill()
+        holder.wait()
