@@ -46,7 +46,6 @@ EVAL_RULES: list[Rule] = [
     ("eval_batch_size", lambda v: v >= 1, "must be >= 1"),
     ("eval_num_samples", lambda v: v is None or v >= 1, "must be >= 1 (or null for all)"),
     ("eval_heldout_samples", lambda v: v is None or v >= 1, "must be >= 1 (or null for all)"),
-    ("eval_temperature", lambda v: v > 0, "must be > 0"),
 ]
 
 
@@ -55,7 +54,10 @@ def validate_recipe(recipe: Recipe) -> None:
     for section, rules in (("model", MODEL_RULES), ("training", TRAINING_RULES), ("data", DATA_RULES),
                            ("eval", EVAL_RULES)):
         _apply(getattr(recipe, section), rules)
-    training, data = recipe.training, recipe.data
+    training, data, evaluation = recipe.training, recipe.data, recipe.eval
+    if evaluation.eval_do_sample and not evaluation.eval_temperature > 0:
+        raise RecipeError(f"eval_temperature must be > 0 when eval_do_sample is on, got "
+                          f"{_show(evaluation.eval_temperature)}")
     if training.max_steps == -1 and not training.num_train_epochs > 0:
         raise RecipeError(f"num_train_epochs must be > 0 (or set max_steps), got {_show(training.num_train_epochs)}")
     if data.validation_size + data.test_size >= 1:

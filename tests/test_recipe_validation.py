@@ -35,6 +35,7 @@ def write(tmp_path, data, name="r.yaml"):
         ({"validation_size": 1.2}, "validation_size must be a fraction in [0, 1), got 1.2"),
         ({"test_size": -0.1}, "test_size must be a fraction in [0, 1), got -0.1"),
         ({"min_response_tokens": -1}, "min_response_tokens must be >= 0, got -1"),
+        ({"eval_do_sample": True, "eval_temperature": 0}, "eval_temperature must be > 0 when eval_do_sample is on"),
         ({"datasets": [{"path": "a.jsonl", "max_samples": 0}]}, "max_samples must be >= 1, got 0"),
         ({"train_on": "everything"}, "train_on: unknown value 'everything' (valid: assistant, all, last_assistant)"),
         ({"train_on": "assistants"}, "(did you mean 'assistant'? valid: assistant, all, last_assistant)"),
