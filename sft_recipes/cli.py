@@ -48,6 +48,14 @@ def main(argv: list[str] | None = None) -> int:
     except SFTRecipesError as e:
         print(f"error: {e}", file=sys.stderr)
         return 1
+    except Exception as e:  # a full disk, a missing permission, a read-only file system: one line too
+        from sft_recipes.os_errors import explain
+
+        line = explain(e)
+        if line is None:
+            raise
+        print(f"error: {line}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

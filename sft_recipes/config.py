@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import enum
 import types
 import typing
 from dataclasses import dataclass, field
@@ -51,7 +52,9 @@ class DatasetSpec:
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:
-            raise RecipeError(f"dataset {self.path!r}: unknown format {self.format!r}{_suggest(self.format, FORMATS)}")
+            raise RecipeError(
+                f"dataset {self.path!r}: unknown format {self.format!r} {valid_values(self.format, FORMATS)}"
+            )
         if self.weight <= 0:
             raise RecipeError(f"dataset {self.path!r}: weight must be > 0, got {self.weight}")
 
@@ -80,7 +83,8 @@ class DataArguments:
         metadata={"help": "variables every rendering passes to the template, e.g. {enable_thinking: false}"},
     )
     train_on: str = field(
-        default="assistant", metadata={"help": "assistant (every assistant turn) | all | last_assistant"}
+        default="assistant",
+        metadata={"help": "assistant (every assistant turn) | all | last_assistant", "choices": TRAIN_ON},
     )
     train_on_reasoning: bool = field(
         default=True, metadata={"help": "train an assistant turn's reasoning when the template renders it"}
@@ -100,7 +104,9 @@ class DataArguments:
         metadata={"help": "special-token text inside messages stays a control token (default: encoded as text)"},
     )
     length_policy: str = field(
-        default="drop", metadata={"help": "rows longer than max_length: drop | truncate (the response) | error"}
+        default="drop",
+        metadata={"help": "rows longer than max_length: drop | truncate (the response) | error",
+                  "choices": LENGTH_POLICIES},
     )
     min_response_tokens: int = field(default=1, metadata={"help": "drop rows whose responses have fewer tokens"})
     dedupe: bool = field(default=True, metadata={"help": "drop exact duplicates (normalised content)"})
@@ -116,21 +122,15 @@ class DataArguments:
     )
 
     def __post_init__(self) -> None:
+        # value ranges (fractions, counts) are checked with the rest of the recipe in recipe_checks.py
         if self.train_on not in TRAIN_ON:
-            raise RecipeError(f"train_on: unknown value {self.train_on!r}{_suggest(self.train_on, TRAIN_ON)}")
+            raise RecipeError(unknown_value("train_on", self.train_on, TRAIN_ON))
         if self.length_policy not in LENGTH_POLICIES:
-            raise RecipeError(
-                f"length_policy: unknown value {self.length_policy!r}{_suggest(self.length_policy, LENGTH_POLICIES)}"
-            )
+            raise RecipeError(unknown_value("length_policy", self.length_policy, LENGTH_POLICIES))
         for key, allowed in (("multi_turn", MULTI_TURN), ("system_message", SYSTEM_MESSAGE)):
             value = getattr(self, key)
             if value not in allowed:
-                raise RecipeError(f"{key}: unknown value {value!r}{_suggest(value, allowed)} "
-                                  f"(expected one of {', '.join(allowed)})")
-        if not 0 <= self.validation_size < 1 or not 0 <= self.test_size < 1:
-            raise RecipeError("validation_size and test_size are fractions in [0, 1)")
-        if self.validation_size + self.test_size >= 1:
-            raise RecipeError("validation_size + test_size must leave rows for training (< 1)")
+                raise RecipeError(unknown_value(key, value, allowed))
         self.dataset_specs = [DatasetSpec(**_check_spec(d)) for d in self.datasets]
 
 
@@ -233,6 +233,19 @@ def _suggest(key: str, candidates) -> str:
     return f" (did you mean {close[0]!r}?)" if close else ""
 
 
+def unknown_value(key: str, value: Any, choices) -> str:
+    """``key: unknown value 'x' (did you mean 'y'? valid: a, b, c)``."""
+    return f"{key}: unknown value {value!r} {valid_values(value, choices)}"
+
+
+def valid_values(value: Any, choices) -> str:
+    """``(did you mean 'y'? valid: a, b, c)``: the closest choice, then all of them."""
+    choices = [str(c) for c in choices]
+    close = difflib.get_close_matches(str(value), choices, n=1, cutoff=0.6)
+    hint = f"did you mean {close[0]!r}? " if close else ""
+    return f"({hint}valid: {', '.join(choices)})"
+
+
 def read_yaml_mapping(path: str | Path, error: type[SFTRecipesError] = RecipeError) -> dict[str, Any]:
     """A YAML file holding one mapping (empty file: {}); errors name the file and line."""
     try:
@@ -252,9 +265,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a recipe YAML (or none: all defaults), apply ``--key value`` overrides and keyword values."""
     raw: dict[str, Any] = {}
     if path is not None:
-        if not Path(path).is_file():
-            raise RecipeError(f"recipe file not found: {path}")
-        raw.update(read_yaml_mapping(path, RecipeError))
+        raw.update(_read_recipe_file(Path(path)))
     index = _field_index()
     raw.update(_parse_overrides(overrides or [], index))
     raw.update(values)
@@ -278,7 +289,25 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
             if isinstance(e, SFTRecipesError):
                 raise
             raise RecipeError(f"invalid {section} settings: {_one_line(e)}") from None
-    return Recipe(**built, source=str(path) if path else None)
+    recipe = Recipe(**built, source=str(path) if path else None)
+    from sft_recipes.recipe_checks import validate_recipe
+
+    validate_recipe(recipe)
+    return recipe
+
+
+def _read_recipe_file(path: Path) -> dict[str, Any]:
+    if path.is_dir():
+        found = sorted(p.name for p in path.iterdir() if p.suffix in (".yaml", ".yml"))
+        inside = f"recipes in it: {', '.join(found)}" if found else "it holds no .yaml recipes"
+        raise RecipeError(f"--config {path} is a directory, not a recipe file ({inside})")
+    if not path.is_file():
+        raise RecipeError(f"recipe file not found: {path}")
+    raw = read_yaml_mapping(path, RecipeError)
+    if not raw:
+        raise RecipeError(f"{path} is empty: a recipe sets at least one key "
+                          "(to run every default, leave out --config)")
+    return raw
 
 
 def _one_line(e: Exception) -> str:
@@ -359,6 +388,9 @@ def _coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
     tp = _resolve_type(f.type)
     if value is None:
         return None
+    choices = _choices(f, tp)
+    if choices and isinstance(value, str) and value not in choices:
+        raise RecipeError(unknown_value(key, value, choices))
     allowed = _allowed_types(tp)
     if not allowed:
         return value
@@ -384,6 +416,16 @@ def _coerce(key: str, value: Any, f: dataclasses.Field) -> Any:
         return value
     names = " or ".join(sorted(t.__name__ for t in allowed))
     raise RecipeError(f"recipe key {key!r} expects {names}, got {type(value).__name__} {value!r}")
+
+
+def _choices(f: dataclasses.Field, tp: Any) -> list[str]:
+    """The values a string field accepts: its ``choices`` metadata (TRL's, ours) or the values of its enum type."""
+    if f.metadata.get("choices"):
+        return [str(c) for c in f.metadata["choices"]]
+    for candidate in (tp, *typing.get_args(tp)):
+        if isinstance(candidate, type) and issubclass(candidate, enum.Enum):
+            return [str(member.value) for member in candidate]
+    return []
 
 
 def _number(text: str) -> Any:

@@ -16,6 +16,7 @@ import hashlib
 import json
 import os
 import shutil
+import socket
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -61,6 +62,14 @@ def prepared_dir(recipe: Recipe) -> Path:
     return Path(recipe.data.prepared_dir or Path(recipe.training.output_dir) / "data")
 
 
+def run_paths(recipe: Recipe) -> dict[Path, str]:
+    """The folders a run writes, each with the recipe key that sets it (for one-line OS errors)."""
+    paths = {Path(recipe.training.output_dir): "output_dir"}
+    if recipe.data.prepared_dir:
+        paths[Path(recipe.data.prepared_dir)] = "prepared_dir"
+    return paths
+
+
 def fingerprint(recipe: Recipe) -> str:
     """Every data setting (all of the data section, the model, max_length, seed) and the package version."""
     data = {f.name: getattr(recipe.data, f.name) for f in dataclasses.fields(recipe.data) if f.name != "prepared_dir"}
@@ -83,6 +92,17 @@ def _write_jsonl(path: Path, rows: list[dict]) -> None:
 
 
 def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
+    """Prepare a recipe's data into its prepared dir (waiting while another process prepares into it)."""
+    out = prepared_dir(recipe)
+    with _prepare_lock(out):
+        try:
+            return _run_prepare(recipe, verbose)
+        except BaseException:
+            shutil.rmtree(_temp_dir(out), ignore_errors=True)  # a half-written copy must not hold on to a full disk
+            raise
+
+
+def _run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
     from sft_recipes.chat.templates import setup_chat_template
     from sft_recipes.data.load import load_conversations
     from sft_recipes.models import load_tokenizer
@@ -171,9 +191,7 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
     from sft_recipes.chat.preview import preview_text
     from sft_recipes.data.report import build_report, plot_report, write_report
 
-    tmp = out.with_name(f"{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
+    tmp = _fresh_temp_dir(out)
     for name, rows in splits.items():
         _write_jsonl(tmp / f"{name}.jsonl", rows)
     _write_jsonl(tmp / "rejects.jsonl", tokenized.rejects)
@@ -215,6 +233,27 @@ def _print_summary(report: dict[str, Any], tokenized: _Tokenized, out: Path) -> 
         print(f"    rejected {n:>6}  {reason}")
 
 
+def _prepare_lock(directory: Path):
+    from sft_recipes.run_lock import waiting_lock
+
+    directory.parent.mkdir(parents=True, exist_ok=True)
+    return waiting_lock(directory.with_name(directory.name + ".lock"), f"preparing data into {directory}")
+
+
+def _fresh_temp_dir(out: Path) -> Path:
+    """This process's temp dir beside ``out``. Called under the prepare lock, so other temp dirs there are what
+    killed prepares left: removed."""
+    for stale in out.parent.glob(f"{out.name}.tmp*"):
+        shutil.rmtree(stale, ignore_errors=True)
+    tmp = _temp_dir(out)
+    tmp.mkdir(parents=True)
+    return tmp
+
+
+def _temp_dir(out: Path) -> Path:
+    return out.with_name(f"{out.name}.tmp-{socket.gethostname()}-{os.getpid()}")
+
+
 def load_prepared(directory: Path) -> Prepared:
     from datasets import load_from_disk
     from transformers import AutoTokenizer
@@ -233,8 +272,9 @@ def ensure_prepared(recipe: Recipe) -> Prepared:
     state = PartialState()
     directory = prepared_dir(recipe)
     with state.main_process_first():
-        if state.is_main_process and not is_fresh(directory, recipe):
-            return run_prepare(recipe)
+        if state.is_main_process:
+            with _prepare_lock(directory):
+                return load_prepared(directory) if is_fresh(directory, recipe) else _run_prepare(recipe)
         if not is_fresh(directory, recipe):
             raise SFTRecipesError(f"prepared data in {directory} is missing or stale after the main process ran")
         return load_prepared(directory)
@@ -246,5 +286,10 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(prog="sft-recipes prepare", description="prepare a recipe's data")
     parser.add_argument("--config", help="recipe YAML (default: the embedded quickstart setup)")
     args, overrides = parser.parse_known_args(argv)
-    run_prepare(load_recipe(args.config, overrides))
+    recipe = load_recipe(args.config, overrides)
+    from sft_recipes.os_errors import one_line_os_errors
+    from sft_recipes.run_lock import run_lock
+
+    with one_line_os_errors(run_paths(recipe)), run_lock(recipe.training.output_dir):
+        run_prepare(recipe)
     return 0

@@ -19,16 +19,23 @@ DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.y
 
 def run_quickstart(config: str | Path | None = None, overrides: list[str] | None = None,
                    eval_samples: int | None = None) -> dict:
-    from sft_recipes.evaluation.cli import evaluate_run
-    from sft_recipes.export.exporter import export_run
-    from sft_recipes.prepare import ensure_prepared
-    from sft_recipes.train import train
+    from sft_recipes.run_lock import run_lock
 
     path = Path(config) if config else DEFAULT_RECIPE
     if not path.is_file():
         raise SFTRecipesError(f"quickstart recipe not found: {path} (pass --config)")
     recipe = load_recipe(path, overrides)
     run_dir = Path(recipe.training.output_dir)
+    with run_lock(run_dir):  # the whole flow, not only training, owns the run directory
+        return _run_stages(recipe, run_dir, eval_samples)
+
+
+def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
+    from sft_recipes.evaluation.cli import evaluate_run
+    from sft_recipes.export.exporter import export_run
+    from sft_recipes.prepare import ensure_prepared
+    from sft_recipes.train import train
+
     timings: dict[str, float] = {}
 
     def stage(name: str):

@@ -10,18 +10,36 @@ from transformers import TrainerCallback
 
 
 class MetricsLogger(TrainerCallback):
-    """Appends every logged step to metrics.jsonl (main process only)."""
+    """Appends every logged step to metrics.jsonl (main process only).
+
+    When training begins the file is rewritten from the trainer's log history: empty for a fresh run (an earlier
+    run's rows in the same output_dir do not carry over), the resumed checkpoint's history for a resumed one, so the
+    steps a killed run logged after its last checkpoint, which the resumed run trains and logs again, appear once.
+    """
 
     def __init__(self, path: Path):
         self.path = Path(path)
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if not state.is_world_process_zero:
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        partial = self.path.with_name(self.path.name + ".partial")
+        with partial.open("w", encoding="utf-8") as f:
+            for entry in state.log_history:
+                f.write(json.dumps(_row(entry.get("step", 0), entry.get("epoch"), entry)) + "\n")
+        partial.replace(self.path)
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        row = {"step": state.global_step, "epoch": state.epoch, **logs}
         with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(row) + "\n")
+            f.write(json.dumps(_row(state.global_step, state.epoch, logs)) + "\n")
+
+
+def _row(step: int, epoch: float | None, logs: dict[str, Any]) -> dict[str, Any]:
+    return {"step": step, "epoch": epoch, **{k: v for k, v in logs.items() if k not in ("step", "epoch")}}
 
 
 def read_metrics(path: Path) -> list[dict[str, Any]]:

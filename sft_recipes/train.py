@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from sft_recipes.methods import (
 )
 
 NO_RESUME = {"no", "false", "never", "none"}
+RERUN = "rerunning the same command resumes from the last complete checkpoint"
 
 
 @dataclass
@@ -39,19 +39,24 @@ class TrainResult:
     summary: dict[str, Any]
 
 
-def resolve_resume(output_dir: Path, requested: str | None) -> str | None:
-    """``resume_from_checkpoint``: a path, "latest"/None (the last checkpoint in output_dir if any), or "no"."""
-    from transformers.trainer_utils import get_last_checkpoint
+def resolve_resume(output_dir: Path, requested: str | None, say=print) -> str | None:
+    """``resume_from_checkpoint``: a path, "latest"/None (the newest complete checkpoint in output_dir, if any;
+    newer broken ones are skipped and named), or "no"."""
+    from sft_recipes.checkpoints import checkpoint_problem, latest_complete_checkpoint
 
     if requested is not None and str(requested).lower() in NO_RESUME:
         return None
     if requested not in (None, "latest", "auto"):
         if not Path(requested).is_dir():
             raise SFTRecipesError(f"resume_from_checkpoint: no checkpoint directory at {requested}")
+        problem = checkpoint_problem(Path(requested))
+        if problem:
+            raise SFTRecipesError(f"resume_from_checkpoint: {requested} cannot be resumed from: {problem}")
         return str(requested)
-    if output_dir.is_dir():
-        return get_last_checkpoint(str(output_dir))
-    return None
+    chosen, skipped = latest_complete_checkpoint(output_dir)
+    for path, problem in skipped:
+        say(f"[sft-recipes] skipped {path.name}: {problem}")
+    return str(chosen) if chosen else None
 
 
 def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], template=None):
@@ -119,19 +124,41 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
 
 
 def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
-    from sft_recipes.prepare import ensure_prepared
-    from sft_recipes.run_log import plot_training_curves, write_summary
+    """Train a recipe into its output_dir, which this run holds alone (run_lock.py, which also stops at once on a
+    folder it cannot write); a rerun of the same command after a kill resumes from the newest complete checkpoint
+    and ends as if never interrupted. OS errors on the run's folders end it with one line (os_errors.py)."""
+    from accelerate import PartialState
+
+    from sft_recipes.os_errors import one_line_os_errors
+    from sft_recipes.prepare import run_paths
+    from sft_recipes.run_lock import run_lock_on_main_process
 
     check_method(recipe.model, recipe.training)
     output_dir = Path(recipe.training.output_dir)
-    resume = resolve_resume(output_dir, recipe.training.resume_from_checkpoint)
+    state = PartialState()
+    say = print if state.is_main_process else (lambda *a, **k: None)
+    with one_line_os_errors(run_paths(recipe), note=RERUN), run_lock_on_main_process(output_dir, say):
+        return _run_training(recipe, output_dir, callbacks, say)
+
+
+def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say) -> TrainResult:
+    from accelerate import PartialState
+
+    from sft_recipes.checkpoints import clear_staging
+    from sft_recipes.cpu_threads import warn_if_oversubscribed
+    from sft_recipes.prepare import ensure_prepared
+    from sft_recipes.run_log import plot_training_curves, write_summary
+
+    if PartialState().is_main_process:
+        for name in clear_staging(output_dir):
+            say(f"[sft-recipes] removed the unfinished save of {name} left by an interrupted run")
+        warn_if_oversubscribed()
+    resume = resolve_resume(output_dir, recipe.training.resume_from_checkpoint, say)
     prepared = ensure_prepared(recipe)
     trainer = build_trainer(recipe, prepared, callbacks)
     if resume:
         trainer.accelerator.print(f"[sft-recipes] resuming from {resume}")
-    t0 = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=resume)
-    seconds = time.perf_counter() - t0
 
     eval_metrics = {}
     if trainer.eval_dataset is not None:
@@ -143,7 +170,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
         prepared.template.save(output_dir)
         trainer.model.generation_config.save_pretrained(output_dir)
         (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
-        summary = _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume)
+        summary = _summary(recipe, prepared, trainer, eval_metrics, resume)
         write_summary(output_dir, summary)
         plot_training_curves(output_dir / "metrics.jsonl", output_dir / "training_curves.png")
         trainer.accelerator.print(
@@ -154,12 +181,13 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     return TrainResult(output_dir, trainer.state.global_step, result.training_loss, summary)
 
 
-def _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume) -> dict[str, Any]:
+def _summary(recipe, prepared, trainer, eval_metrics, resume) -> dict[str, Any]:
     from sft_recipes.models import resolve_model
 
     state = trainer.state
     logs = [h for h in state.log_history if "loss" in h]
-    tokens = next((h["num_tokens"] for h in reversed(state.log_history) if "num_tokens" in h), None)
+    totals = trainer.final_totals  # the whole run's, across resumes
+    tokens, seconds = totals.num_tokens, totals.train_seconds
     trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
     total = sum(p.numel() for p in trainer.model.parameters())
     resolved = resolve_model(recipe.model.model_name_or_path)
@@ -169,7 +197,7 @@ def _summary(recipe, prepared, trainer, result, eval_metrics, seconds, resume) -
         "model_name_or_path": recipe.model.model_name_or_path or "embedded",
         "global_step": state.global_step,
         "epochs": state.epoch,
-        "train_loss": result.training_loss,
+        "train_loss": totals.train_loss,
         "final_logged_loss": logs[-1]["loss"] if logs else None,
         "first_logged_loss": logs[0]["loss"] if logs else None,
         "train_rows": len(prepared.dataset["train"]),

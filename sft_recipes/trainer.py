@@ -1,4 +1,5 @@
-"""TRL's SFTTrainer, with the loss scored only where there is a label on CPUs, and tighter length grouping.
+"""TRL's SFTTrainer, with the loss scored only where there is a label on CPUs, tighter length grouping, and
+resumes that continue the interrupted run exactly (checkpoints complete or absent, whole-run totals: resume.py).
 
 TRL 1.16 computes the loss with a fused, vocabulary-tiled LM head. On CUDA/XPU (Triton) it projects only the
 positions that carry a label; everywhere else it projects every position of the batch, tile by tile, and
@@ -29,6 +30,7 @@ from torch.utils.data import Sampler
 from trl import SFTTrainer
 
 from sft_recipes.chat.masking import next_token_targets
+from sft_recipes.resume import ResumableTrainerMixin
 
 WINDOW_BATCHES = 50
 
@@ -66,7 +68,9 @@ def _shards_sequences_or_tensors(parallelism_config) -> bool:
         parallelism_config.cp_enabled or parallelism_config.sp_enabled or parallelism_config.tp_enabled
     )
 
-class SFTRecipesTrainer(SFTTrainer):
+class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
+    """SFTTrainer + labelled-positions loss on CPU + length-window sampler + exact resumes (resume.py)."""
+
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         column_names = getattr(dataset, "column_names", None) or []

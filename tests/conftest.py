@@ -69,3 +69,13 @@ def lively_model(tiny_model_dir, smol_tokenizer):
     config.initializer_range = 0.2
     torch.manual_seed(0)
     return AutoModelForCausalLM.from_config(config).eval(), smol_tokenizer
+
+
+@pytest.fixture(scope="session")
+def children():
+    """Forked ``sft-recipes`` runs that a test can SIGKILL by PID (tests/run_children.py); one fork server for all."""
+    from run_children import Children
+
+    runner = Children()
+    yield runner
+    runner.close()

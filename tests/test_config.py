@@ -41,7 +41,7 @@ def test_cli_overrides_win(tmp_path):
         ({"learnig_rate": 1e-4}, "did you mean 'learning_rate'?"),
         ({"lora_r": "eight"}, "recipe key 'lora_r' expects int, got str 'eight'"),
         ({"use_peft": "maybe"}, "recipe key 'use_peft' expects bool"),
-        ({"train_on": "assistants"}, "train_on: unknown value 'assistants' (did you mean 'assistant'?)"),
+        ({"train_on": "assistants"}, "train_on: unknown value 'assistants' (did you mean 'assistant'? valid: assistant, all, last_assistant)"),
         ({"datasets": [{"path": "a.json", "fromat": "alpaca"}]}, "did you mean 'format'?"),
         ({"datasets": [{"path": "a.json", "format": "alpacca"}]}, "did you mean 'alpaca'?"),
         ({"validation_size": 0.6, "test_size": 0.5}, "must leave rows for training"),

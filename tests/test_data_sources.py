@@ -84,12 +84,44 @@ def test_saved_dataset_dict_picks_the_split(tmp_path):
         read_records(str(tmp_path / "saved"), split="test")
 
 
-def test_a_directory_of_data_files_goes_through_load_dataset():
-    """The Hub branch: ``datasets.load_dataset`` accepts a local directory the same way it accepts a Hub name."""
-    path = str(DATA / "hub_style")
-    records = read_records(path, split="train")
+def test_a_directory_of_data_files_keeps_file_and_line():
+    path = DATA / "hub_style"
+    records = read_records(str(path), split="train")
     assert [r.data["instruction"] for r in records] == ["Hub-style row one", "Hub-style row two"]
-    assert records[0].source == f"{path}[train]:1"
+    assert [r.source for r in records] == [f"{path / 'train.jsonl'}:1", f"{path / 'train.jsonl'}:2"]
+
+
+def test_a_directory_with_a_broken_file_names_the_file_and_line(tmp_path):
+    (tmp_path / "a.jsonl").write_text('{"instruction": "x", "output": "y"}\n', encoding="utf-8")
+    (tmp_path / "b.jsonl").write_text('{"instruction": "x", "output": "y"}\n{"instruction": "broken\n',
+                                      encoding="utf-8")
+    with pytest.raises(DataSourceError) as e:
+        read_records(str(tmp_path))
+    assert str(e.value).startswith(f"{tmp_path / 'b.jsonl'}:2: invalid JSON"), str(e.value)
+
+
+def test_a_directory_splits_its_files_by_name_as_datasets_does(tmp_path):
+    """train*.jsonl is the train split and test*.jsonl the test split (datasets' naming rules); files without a
+    split in their name are all train; files in subfolders count."""
+    (tmp_path / "train.jsonl").write_text('{"text": "t1"}\n{"text": "t2"}\n', encoding="utf-8")
+    (tmp_path / "test.jsonl").write_text('{"text": "held out"}\n', encoding="utf-8")
+    assert [r.data["text"] for r in read_records(str(tmp_path), split="train")] == ["t1", "t2"]
+    test = read_records(str(tmp_path), split="test")
+    assert [(r.data["text"], r.source) for r in test] == [("held out", f"{tmp_path / 'test.jsonl'}:1")]
+    with pytest.raises(DataSourceError, match=r"no split 'validation' \(available: train, test\)"):
+        read_records(str(tmp_path), split="validation")
+    plain = tmp_path / "plain"
+    (plain / "part").mkdir(parents=True)
+    (plain / "b.csv").write_text("text\nb\n", encoding="utf-8")
+    (plain / "part" / "a.jsonl").write_text('{"text": "a"}\n', encoding="utf-8")
+    assert [r.source for r in read_records(str(plain))] == [f"{plain / 'b.csv'}:2", f"{plain / 'part' / 'a.jsonl'}:1"]
+
+
+def test_a_directory_without_data_files_is_one_line_error(tmp_path):
+    (tmp_path / "notes.md").write_text("# nothing here", encoding="utf-8")
+    with pytest.raises(DataSourceError) as e:
+        read_records(str(tmp_path))
+    assert str(tmp_path) in str(e.value) and "\n" not in str(e.value)
 
 
 def test_unknown_hub_dataset_is_one_line_error():

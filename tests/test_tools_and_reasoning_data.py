@@ -41,6 +41,17 @@ def test_sharegpt_function_calls_become_tool_calls_and_results():
     Conversation.from_row(tools_row)  # the typed model accepts the row as it is
 
 
+def test_sharegpt_reply_then_function_call_is_one_assistant_turn(tmp_path):
+    path = tmp_path / "calls.json"
+    path.write_text('[{"conversations": [{"from": "human", "value": "Weather?"}, {"from": "gpt", "value": "Let me '
+                    'check."}, {"from": "function_call", "value": "{\\"name\\": \\"w\\", \\"arguments\\": {}}"}, '
+                    '{"from": "observation", "value": "sunny"}, {"from": "gpt", "value": "Sunny."}]}]')
+    [row] = convert_records(read_records(str(path))).rows
+    assert [m["role"] for m in row["messages"]] == ["user", "assistant", "tool", "assistant"]
+    assert row["messages"][1]["content"] == "Let me check." and row["messages"][1]["tool_calls"][0]["function"][
+        "name"] == "w"
+
+
 def test_openai_messages_with_tool_calls_and_reasoning():
     result = convert("openai_tools_reasoning.jsonl")
     assert result.format == "messages" and not result.rejects

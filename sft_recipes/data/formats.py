@@ -185,7 +185,11 @@ def from_sharegpt(data: dict[str, Any]) -> list[dict[str, Any]]:
         if role is None:
             raise RowRejected(f"unknown role {speaker!r}")
         if str(speaker).lower() == "function_call":
-            messages.append(_function_call(_content(content, i), i))
+            call = _function_call(_content(content, i), i)
+            if messages and messages[-1]["role"] == "assistant" and not messages[-1].get("tool_calls"):
+                messages[-1]["tool_calls"] = call["tool_calls"]  # text, then the call: one assistant turn
+            else:
+                messages.append(call)
         else:
             messages.append(message(role, _content(content, i)))
     return messages
@@ -300,6 +304,26 @@ def _check_conversation(messages: list[dict[str, Any]]) -> None:
         raise RowRejected("no messages")
     if not any(m["role"] == "assistant" for m in messages):
         raise RowRejected("no assistant message")
+    problem = turn_order_problem(messages)
+    if problem:
+        raise RowRejected(problem)
+
+
+def turn_order_problem(messages: list[dict[str, Any]]) -> str | None:
+    """Turn orders that cannot be trained as they stand (None: fine).
+
+    A conversation ending on a user turn that is not trained itself has nothing answering it: usually a cut-off
+    conversation, and templates render it as a prompt waiting for a reply. Two assistant turns in a row are usually
+    one reply split in two or a duplicated reply, and templates that require alternating roles refuse them. Both are
+    rejected with the reason (counted, written to rejects.jsonl) rather than trimmed or merged silently. Any other
+    role between two assistant turns (a tool result after a tool call) keeps them apart.
+    """
+    turns = [m for m in messages if m["role"] != "system"]
+    if turns and turns[-1]["role"] == "user" and turns[-1].get("train") is not True:
+        return "ends on a user turn that nothing answers"
+    if any(a["role"] == b["role"] == "assistant" for a, b in zip(turns, turns[1:])):
+        return "two assistant turns in a row"
+    return None
 
 
 def _required_string(data: dict[str, Any], key: str) -> str:

@@ -8,6 +8,7 @@ can send the user straight to it. What "line" means depends on the kind of file:
     .csv                        the 1-based line where the record starts (the header is line 1, so data starts at 2;
                                 a quoted field spanning several lines does not shift the next record's number)
     .parquet                    the 1-based row number (there are no lines in a binary file)
+    a directory of such files   each file as above; ``train*`` / ``test*`` file names pick the split, as in datasets
     saved dataset dir / Hub     ``<path>[<split>]:<row>``, the 1-based row number in that split
 
 Text files must be UTF-8 (a leading byte-order mark is accepted). Bytes that are not valid UTF-8 stop the run with
@@ -43,10 +44,13 @@ def read_records(path: str, split: str = "train", name: str | None = None) -> li
     not on disk is looked up with ``datasets.load_dataset`` (which also accepts a local directory of data files).
     """
     p = Path(path).expanduser()
+    data_files = _data_files_in(p, path, split) if p.is_dir() and not _is_saved_dataset(p) else None
     if p.is_file():
         records = _read_file(p)
     elif p.is_dir() and _is_saved_dataset(p):
         records = _read_saved_dataset(p, path, split)
+    elif data_files is not None:
+        records = [record for file in data_files for record in _read_file(file)]
     elif p.is_dir() or not _looks_local(path):
         records = _read_with_load_dataset(path, name, split)
     else:
@@ -54,6 +58,25 @@ def read_records(path: str, split: str = "train", name: str | None = None) -> li
     if not records:
         raise DataSourceError(f"{path}: empty (no records)")
     return records
+
+
+def _data_files_in(p: Path, path: str, split: str) -> list[Path] | None:
+    """The files of ``split`` in a directory of data files, found by ``datasets``' own rules (``train*`` / ``test*``
+    names split the files; without such names every file is train), so they can be read here with file:line.
+    None when the directory holds other kinds of files: then ``load_dataset`` reads it as it would any dataset."""
+    from datasets.data_files import DataFilesDict, EmptyDatasetError, get_data_patterns
+
+    try:
+        by_split = DataFilesDict.from_patterns(get_data_patterns(str(p)), base_path=str(p))
+    except (EmptyDatasetError, FileNotFoundError):
+        expected = ", ".join(LOCAL_SUFFIXES)
+        raise DataSourceError(f"{path}: no data files in this directory (expected {expected})") from None
+    files = {str(name): sorted(Path(f) for f in found) for name, found in by_split.items()}
+    if any(f.suffix.lower() not in LOCAL_SUFFIXES for found in files.values() for f in found):
+        return None
+    if split not in files:
+        raise DataSourceError(f"{path}: no split {split!r} (available: {', '.join(files)})")
+    return files[split]
 
 
 def _looks_local(path: str) -> bool:
