@@ -207,14 +207,14 @@ def build_jobs(rows: list[GenerationRow], mode: str, models: list[str], scale: s
                 answer = row.outputs[model]
                 messages = p.render(row.question, [answer], reference)
                 jobs.append(Job(row, mode, [model], "single", p, messages, [answer],
-                                lambda reply, a=answer, m=messages: parse_score(reply, SCALES[scale], [a], _text(m))))
+                                lambda reply, m=messages: parse_score(reply, SCALES[scale], _text(m))))
         else:
             for order in ("AB", "BA"):
                 shown = models if order == "AB" else list(reversed(models))
                 answers = [row.outputs[m] for m in shown]
                 messages = p.render(row.question, answers, reference)
                 jobs.append(Job(row, mode, list(models), order, p, messages, answers,
-                                lambda reply, a=answers, m=messages: parse_pairwise(reply, a, _text(m))))
+                                lambda reply, m=messages: parse_pairwise(reply, _text(m))))
     return jobs
 
 
