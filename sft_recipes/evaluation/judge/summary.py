@@ -50,7 +50,8 @@ def _counts(records: list[dict[str, Any]]) -> dict[str, Any]:
         "parse_failure_rate": round(parse_failures / n, 4) if n else None,
         "transport_failures": transport,
         "cached": sum(bool(r.get("cached")) for r in records),
-        "requests": sum(r.get("attempts", 0) for r in records if not r.get("cached")),
+        "not_resent": sum(bool(r.get("cached")) and r["status"] == "failed" for r in records),
+        "requests": sum(r.get("requests", 0) for r in records if not r.get("cached")),
         "input_tokens": sum(r["usage"]["input_tokens"] for r in records if not r.get("cached")),
         "output_tokens": sum(r["usage"]["output_tokens"] for r in records if not r.get("cached")),
     }
@@ -65,9 +66,25 @@ def _mean_length(records: list[dict[str, Any]], model: str) -> dict[str, float |
     }
 
 
+def failure_reasons(failures: list[dict[str, Any]], top: int = 5) -> list[tuple[str, int]]:
+    return [(f["reason"], f["count"]) for f in failures[:top]]
+
+
+def _failures(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Distinct reasons of failed and skipped judgments, most frequent first, each with an example id."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r["status"] != "ok":
+            reason = str(r.get("error") or "unknown")
+            entry = found.setdefault(reason, {"reason": reason, "count": 0, "example_id": r["id"]})
+            entry["count"] += 1
+    return sorted(found.values(), key=lambda f: -f["count"])
+
+
 def summarize(records: list[dict[str, Any]], mode: str, models: list[str], seed: int = 0,
               run: dict[str, Any] | None = None) -> dict[str, Any]:
-    summary: dict[str, Any] = {"mode": mode, "models": models, "run": run or {}, "totals": _counts(records)}
+    summary: dict[str, Any] = {"mode": mode, "models": models, "run": run or {}, "totals": _counts(records),
+                               "failures": _failures(records)}
     if mode == "single":
         summary["per_model"] = {m: _single_model(records, m, seed) for m in models}
     else:
@@ -197,8 +214,14 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"skipped {totals['skipped']}, from cache {totals['cached']})",
         f"- parse failures: {totals['parse_failures']} ({_fmt(totals['parse_failure_rate'])}); "
         f"transport failures: {totals['transport_failures']}",
-        f"- requests this run: {totals['requests']}; tokens in/out: {totals['input_tokens']}/{totals['output_tokens']}",
+        f"- requests sent this run: {totals['requests']} (HTTP, retries included); tokens in/out: "
+        f"{totals['input_tokens']}/{totals['output_tokens']}",
     ]
+    if totals["not_resent"]:
+        lines.append(f"- failures not re-sent: {totals['not_resent']} (the same request failed the same way before; "
+                     "--retry-failed asks again)")
+    for reason, count in failure_reasons(summary.get("failures", [])):
+        lines.append(f"- failed x{count}: {reason}")
     if run.get("max_cost") is not None:
         state = "REACHED: remaining judgments skipped" if run.get("max_cost_reached") else "not reached"
         lines.append(f"- cost this run: {run.get('cost_this_run')} (max {run['max_cost']}, {state})")
