@@ -124,6 +124,7 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
 
 
 def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
+    from sft_recipes.evaluation.judge.callback import add_win_rate_callback
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.run_log import plot_training_curves, write_summary
 
@@ -132,6 +133,7 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     resume = resolve_resume(output_dir, recipe.training.resume_from_checkpoint)
     prepared = ensure_prepared(recipe)
     trainer = build_trainer(recipe, prepared, callbacks)
+    add_win_rate_callback(trainer, recipe, prepared.directory)
     if resume:
         trainer.accelerator.print(f"[sft-recipes] resuming from {resume}")
     t0 = time.perf_counter()

@@ -39,6 +39,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-api-key", action="store_true", help="the server needs no API key")
     p.add_argument("--json-verdict", action="store_true",
                    help="ask for a JSON verdict through response_format (servers with structured output)")
+    p.add_argument("--verdict-only", action="store_true",
+                   help="ask for the verdict alone, no explanation (small or slow local judges)")
     p.add_argument("--out", required=True, help="output directory (judgments.jsonl, summary.*, cache)")
     p.add_argument("--cache", help="cache file (default: <out>/judge_cache.sqlite)")
     p.add_argument("--no-cache", action="store_true", help="ask the judge again for everything")
@@ -78,7 +80,7 @@ def main(argv: list[str] | None = None) -> int:
     settings = JudgeSettings(
         models=args.models.split(",") if args.models else None, scale=args.scale, prompt=args.prompt,
         concurrency=args.concurrency, max_reasks=args.max_reasks, cache_path=args.cache, use_cache=not args.no_cache,
-        retry_failed=args.retry_failed, max_cost=args.max_cost, limit=args.limit, seed=args.seed,
+        retry_failed=args.retry_failed, verdict_only=args.verdict_only, max_cost=args.max_cost, limit=args.limit, seed=args.seed,
         prices=Prices(args.price_in, args.price_out) if args.price_in is not None else None,
         progress=not args.no_progress,
     )

@@ -34,7 +34,10 @@ class Job:
         return list(reversed(self.models)) if self.order == "BA" else list(self.models)
 
 
-def build_jobs(rows: list[JudgedRow], mode: str, models: list[str], scale: str, prompt: str | None) -> list[Job]:
+def build_jobs(rows: list[JudgedRow], mode: str, models: list[str], scale: str, prompt: str | None,
+               verdict_only: bool = False) -> list[Job]:
+    """``verdict_only`` asks every judgment with the prompt's short verdict-only instruction (small or slow judges:
+    a few output tokens instead of an explanation)."""
     loaded: dict[str, JudgePrompt] = {}
 
     def get_prompt(has_reference: bool) -> JudgePrompt:
@@ -56,18 +59,20 @@ def build_jobs(rows: list[JudgedRow], mode: str, models: list[str], scale: str, 
         reference = row.reference if p.uses_reference else None
         if mode == "single":
             for model in models:
-                jobs.append(_job(row, mode, [model], "single", p, [row.outputs[model]], reference, scale))
+                jobs.append(_job(row, mode, [model], "single", p, [row.outputs[model]], reference, scale,
+                                 verdict_only))
         else:
             for order in ("AB", "BA"):
                 shown = models if order == "AB" else list(reversed(models))
-                jobs.append(_job(row, mode, list(models), order, p, [row.outputs[m] for m in shown], reference, scale))
+                jobs.append(_job(row, mode, list(models), order, p, [row.outputs[m] for m in shown], reference, scale,
+                                 verdict_only))
     return jobs
 
 
 def _job(row: JudgedRow, mode: str, models: list[str], order: str, p: JudgePrompt, answers: list[str],
-         reference: str | None, scale: str) -> Job:
-    messages = p.render(row.question, answers, reference)
-    fallback = p.render(row.question, answers, reference, verdict_only=True) if p.verdict_only else None
+         reference: str | None, scale: str, verdict_only: bool = False) -> Job:
+    fallback = p.render(row.question, answers, reference, verdict_only=True) if p.verdict_only or verdict_only else None
+    messages = fallback if verdict_only else p.render(row.question, answers, reference)
     prompt_text = "\n".join(m["content"] for m in messages + (fallback or []))
     if mode == "single":
         def parse(reply: str) -> Parsed:

@@ -50,6 +50,7 @@ class JudgeSettings:
     cache_path: str | Path | None = None  # default <out>/judge_cache.sqlite
     use_cache: bool = True
     retry_failed: bool = False  # ask again for deterministic failures the cache remembers
+    verdict_only: bool = False  # ask with the short verdict-only instruction from the start (small, slow judges)
     prices: Prices | None = None
     max_cost: float | None = None
     limit: int | None = None
@@ -88,7 +89,7 @@ def run_judging(source: str | Path | Sequence[JudgedRow], out_dir: str | Path, m
         missing = [m for m in models if m not in row.outputs]
         if missing:
             raise JudgeError(f"{row.source}: no output for model {missing[0]!r}")
-    jobs = build_jobs(rows, mode, models, settings.scale, settings.prompt)
+    jobs = build_jobs(rows, mode, models, settings.scale, settings.prompt, settings.verdict_only)
 
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -109,6 +110,7 @@ def run_judging(source: str | Path | Sequence[JudgedRow], out_dir: str | Path, m
         "prompts": sorted({(j.prompt.id, j.prompt.hash) for j in jobs}),
         "max_reasks": settings.max_reasks,
         "retry_failed": settings.retry_failed,
+        "verdict_only": settings.verdict_only,
         "concurrency": settings.concurrency,
         "max_cost": settings.max_cost,
         "max_cost_reached": budget.reached,
