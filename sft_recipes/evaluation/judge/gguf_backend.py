@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 from sft_recipes.evaluation.judge.backends import Completion, JudgeBackendError, TransportError
@@ -24,7 +23,9 @@ class LlamaCppBackend:
         except ImportError:
             raise JudgeBackendError("the llama-cpp judge backend needs llama-cpp-python "
                                     "(pip install 'sft-recipes[gguf-judge]')") from None
-        path = Path(gguf_path).expanduser()
+        from sft_recipes.evaluation.judge.local_models import resolve_gguf
+
+        path = resolve_gguf(gguf_path)
         if not path.is_file():
             raise JudgeBackendError(f"GGUF judge model not found: {path}")
         self.model = str(path)
