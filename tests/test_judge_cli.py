@@ -159,3 +159,18 @@ def test_transient_failures_are_counted_per_request_and_resent(tmp_path):
     with FakeJudgeServer(lambda body, n: Reply("[[A]]")) as server:
         assert judge(tmp_path, server.url, *args) == 0
         assert server.count == 2  # a 503 may pass: asked again without --retry-failed
+
+
+def test_json_verdict_requested_and_read(tmp_path):
+    path = tmp_path / "d.jsonl"
+    path.write_text(json.dumps(ROWS[1]) + "\n")
+
+    def structured(body, n):
+        schema = body.get("response_format", {}).get("json_schema", {}).get("schema", {})
+        assert set(schema.get("required", [])) == {"explanation", "verdict"}
+        return Reply(json.dumps({"explanation": "Paris is right; [[B]] would be wrong.", "verdict": "A"}))
+
+    with FakeJudgeServer(structured) as server:
+        assert judge(tmp_path, server.url, "--data", str(path), "--columns", COLUMNS, "--mode", "pairwise",
+                     "--json-verdict") == 0
+    assert {r["winner"] for r in judgments(tmp_path)} == {"model1", "model2"}  # "A" in both orders

@@ -154,6 +154,7 @@ def test_pairwise_both_orders_and_consistent_preference(generations, tmp_path):
     p = summary["pairwise"]
     assert (p["tuned_wins"], p["ties"], p["base_wins"]) == (4, 0, 0)
     assert p["win_rate"] == 1.0 and p["consistency_rate"] == 1.0 and p["first_position_win_rate"] == 0.5
+    assert p["warnings"] == []
     rows = list(csv.DictReader((tmp_path / "out" / "summary.csv").open()))
     assert [(r["model"], float(r["win_rate"])) for r in rows] == [("tuned", 1.0), ("base", 0.0)]
 
@@ -167,6 +168,8 @@ def test_pairwise_position_bias_becomes_ties(generations, tmp_path):
     assert p["consistency_rate"] == 0.0 and p["inconsistent_pairs"] == 4
     assert p["first_position_win_rate"] == 1.0 and p["win_rate"] == 0.5
     assert sorted(p["inconsistent_ids"]) == ["q0", "q1", "q2", "q3"]
+    assert len(p["warnings"]) == 1 and "follow the position" in p["warnings"][0]  # 8 decisive verdicts, all "A"
+    assert "WARNING" in (tmp_path / "out" / "summary.md").read_text()
 
 
 def test_pairwise_mixed_outcomes_and_failed_order(generations, tmp_path):

@@ -164,3 +164,26 @@ def test_real_judge_model_through_transformers_serve(embedded_dir, tmp_path_fact
         check_statuses_match_parsing(rows, generations)
     finally:
         server.stop()
+
+
+def test_wrong_model_name_fails_with_the_servers_reason_and_is_not_resent(tiny_server, generations, tmp_path, capsys):
+    """transformers serve pinned to one model answers 400 to any other name: the reason must reach the user."""
+    def run(*extra):
+        return judge_main(["--generations", generations, "--backend", "openai", "--base-url", tiny_server.url,
+                           "--model", "JUDGE", "--no-api-key", "--out", str(tmp_path / "out"), "--mode", "pairwise",
+                           "--max-retries", "2", "--no-progress", *extra])
+
+    log_before = tiny_server.log.read_text().count("POST /v1/chat/completions")
+    assert run() == 2
+    rows = records(tmp_path / "out")
+    assert len(rows) == 4 and all(r["status"] == "failed" for r in rows)
+    assert all("HTTP 400: Server is pinned to" in r["error"] and "requested 'JUDGE'" in r["error"] for r in rows)
+    sent = tiny_server.log.read_text().count("POST /v1/chat/completions") - log_before
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["totals"]["requests"] == sent == 4
+    assert "Server is pinned to" in capsys.readouterr().err
+
+    assert run() == 2  # deterministic: not sent again
+    assert tiny_server.log.read_text().count("POST /v1/chat/completions") - log_before == 4
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["totals"]["not_resent"] == 4
+

@@ -164,7 +164,21 @@ def _pairwise(records: list[dict[str, Any]], models: list[str], seed: int) -> di
         "decisive_judgments": len(decisive),
         "length_controlled": length_controlled(_observations(records, first), seed=seed),
         "length": lengths,
-    }
+    } | {"warnings": _trust_warnings(consistent, complete, decisive)}
+
+
+def _trust_warnings(consistent: int, complete: int, decisive: list[dict[str, Any]]) -> list[str]:
+    """Signs that the verdicts follow the position of the answers rather than the answers."""
+    warnings = []
+    if len(decisive) >= 8:
+        share = sum(r["verdict"] == "A" for r in decisive) / len(decisive)
+        if share >= 0.85 or share <= 0.15:
+            warnings.append(f"the judge picked the {'first' if share >= 0.5 else 'second'} answer in {max(share, 1 - share):.0%} "
+                            "of decisive verdicts: its verdicts follow the position, not the answers")
+    if complete >= 8 and consistent / complete < 0.5:
+        warnings.append(f"only {consistent} of {complete} pairs got the same verdict in both orders: "
+                        "the win rate mostly counts ties of disagreement")
+    return warnings
 
 
 def _observations(records: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
@@ -289,6 +303,7 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             f"- first-position win rate: {_fmt(p['first_position_win_rate'])} (0.5 = no position bias)",
             f"- win rate of {summary['models'][0]} (ties = 0.5): {_fmt(p['win_rate'])}, 95% CI {p['win_rate_ci95']}",
         ]
+        lines += [f"- **WARNING**: {w}; do not trust this win rate" for w in p.get("warnings", [])]
         lc, length = p.get("length_controlled"), p.get("length") or {}
         if lc:
             lines.append(f"- length-controlled win rate (AlpacaEval 2 method): {_fmt(lc['lc_win_rate'])}, 95% CI "
