@@ -48,3 +48,21 @@ def test_win_rate_logged_at_every_evaluation(tiny_model_dir, tmp_path):
     step2 = [json.loads(x) for x in (out / "judge" / "step-2" / "judgments.jsonl").read_text().splitlines()]
     assert {r["answer_chars"]["base"] for r in step2} == {len(b["answer"]) for b in base}
     assert (out / "training_curves.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_judge_keys_are_checked_before_training(tiny_model_dir, tmp_path):
+    import pytest
+
+    from sft_recipes.evaluation.judge.callback import add_win_rate_callback
+    from sft_recipes.evaluation.judge.inputs import JudgeError
+
+    base = ["--model_name_or_path", str(tiny_model_dir), "--output_dir", str(tmp_path), "--judge_prompts", "validation"]
+    with pytest.raises(JudgeError, match="judge_base_url"):
+        add_win_rate_callback(None, load_recipe(None, base + ["--judge_model", "j"]), tmp_path)
+    with pytest.raises(JudgeError, match=">= 1"):
+        add_win_rate_callback(None, load_recipe(None, base + ["--judge_model", "j", "--judge_base_url", "http://x/v1",
+                                                              "--judge_every_steps", "0"]), tmp_path)
+    with pytest.raises(JudgeError, match="validation.jsonl not found"):
+        add_win_rate_callback(None, load_recipe(None, base + ["--judge_model", "j", "--judge_base_url", "http://x/v1"]),
+                              tmp_path)
+    assert add_win_rate_callback(None, load_recipe(None, base[:4]), tmp_path) is None  # off by default

@@ -145,6 +145,8 @@ def add_win_rate_callback(trainer: Any, recipe: Any, prepared_dir: Path) -> WinR
         return None
     if not e.judge_model or (e.judge_backend == "openai" and not e.judge_base_url):
         raise JudgeError("judge_prompts needs judge_model (and judge_base_url for the openai backend)")
+    if (e.judge_every_steps is not None and e.judge_every_steps < 1) or e.judge_num_prompts < 1:
+        raise JudgeError("judge_every_steps and judge_num_prompts must be >= 1")
     spec = BackendSpec(kind=e.judge_backend, model=e.judge_model, base_url=e.judge_base_url,
                        api_key_env=e.judge_api_key_env if os.environ.get(e.judge_api_key_env or "") else None,
                        max_tokens=e.judge_max_tokens)
