@@ -26,10 +26,9 @@ from sft_recipes.evaluation.judge.inputs import (  # noqa: F401 (re-exported)
     JudgedRow,
     JudgeError,
     read_generations,
-    render_question,
     resolve_models,
 )
-from sft_recipes.evaluation.judge.jobs import Job, build_jobs, reminder  # noqa: F401 (re-exported)
+from sft_recipes.evaluation.judge.jobs import Job, build_jobs  # noqa: F401 (build_jobs re-exported)
 from sft_recipes.evaluation.judge.judgment import Budget, Prices, judge_one
 from sft_recipes.evaluation.judge.prompts import SCALES
 
