@@ -292,3 +292,14 @@ def test_local_backend_is_greedy_and_recorded(tiny_model_dir, generations, tmp_p
         assert r["status"] in ("ok", "failed") and (r["score"] is None) == (r["status"] == "failed")
         assert r["usage"]["output_tokens"] <= 6 * r["attempts"]
     assert summary["totals"]["judgments"] == 2
+
+
+def test_verdict_only_prompt_from_the_start(generations, tmp_path):
+    backend = ScriptedBackend(lambda messages: "[C]")  # a small judge that misses the double brackets
+    run_judging(generations, tmp_path / "out", "single", backend, verdict_only=True, max_reasks=1, limit=1,
+                models=["tuned"], progress=False)
+    (record,) = read_judgments(tmp_path / "out")
+    first, second = backend.calls
+    assert "Do not explain" in first[-1]["content"] and len(first) == 2
+    assert len(second) == 4 and "no usable verdict" in second[-1]["content"]  # not the same prompt again
+    assert record["attempt_prompts"] == ["judge", "reminder"] and record["status"] == "failed"

@@ -121,8 +121,8 @@ def _ask(job: Job, backend: Backend, budget: Budget, max_reasks: int) -> tuple[P
     parsed = Parsed(None, "not asked")
     for attempt in range(max_reasks + 1):
         kind = "judge" if attempt == 0 else "reminder"
-        if attempt and attempt == max_reasks and job.fallback is not None:
-            conversation, kind = list(job.fallback), "verdict_only"
+        if attempt and attempt == max_reasks and job.fallback is not None and job.fallback is not job.messages:
+            conversation, kind = list(job.fallback), "verdict_only"  # (asked verdict-only already: remind instead)
         if not budget.may_request():
             outcome.status = "skipped"
             return Parsed(None, "max cost reached before this request"), outcome
