@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),
+    "meta-eval": ("sft_recipes.evaluation.meta_eval_cli", "how far to trust a judge: correlation / kappa with reference scores"),
     "export": ("sft_recipes.export.cli", "save an adapter or merged model with a model card; push to the Hub"),
     "experiment": ("sft_recipes.experiments.cli", "experiments with reports: base-vs-tuned, noisy-vs-clean, data-quality"),
     "quickstart": ("sft_recipes.quickstart", "the whole flow on the embedded model and data, with a report"),

@@ -159,6 +159,15 @@ class EvalArguments:
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge server URL"})
     judge_model: str | None = field(default=None, metadata={"help": "judge model name (server) or path (local)"})
     judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "env variable holding the key"})
+    judge_backend: str = field(default="openai", metadata={"help": "judge backend: openai | local | llama-cpp"})
+    judge_prompts: str | None = field(
+        default=None, metadata={"help": "win rate while training: 'validation' or a prompts file (unset: off)"})
+    judge_num_prompts: int = field(default=16, metadata={"help": "prompts judged at each checkpoint"})
+    judge_every_steps: int | None = field(
+        default=None, metadata={"help": "judge every N steps (unset: after every evaluation)"})
+    judge_max_new_tokens: int = field(default=128, metadata={"help": "answer budget for the judged prompts"})
+    judge_max_tokens: int = field(default=512, metadata={"help": "judge reply budget"})
+    judge_verdict_only: bool = field(default=False, metadata={"help": "ask the judge for the verdict alone"})
 
 
 SECTIONS = ("model", "data", "training", "eval")

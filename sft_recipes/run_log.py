@@ -59,7 +59,8 @@ def plot_training_curves(metrics_path: Path, out_png: Path) -> Path | None:
     import matplotlib.pyplot as plt
 
     panels = [("loss", "eval_loss", "loss"), ("mean_token_accuracy", "eval_mean_token_accuracy", "token accuracy")]
-    fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
+    judged = [r for r in rows if r.get("judge_win_rate") is not None]
+    fig, axes = plt.subplots(1, 3 if judged else 2, figsize=(15 if judged else 10, 3.6))
     for ax, (train_key, eval_key, title) in zip(axes, panels):
         for key, style, label in ((train_key, "-", "train"), (eval_key, "o--", "eval")):
             pts = [(r["step"], r[key]) for r in rows if key in r]
@@ -70,11 +71,32 @@ def plot_training_curves(metrics_path: Path, out_png: Path) -> Path | None:
         ax.grid(alpha=0.3)
         if ax.get_legend_handles_labels()[0]:
             ax.legend()
+    if judged:
+        _plot_win_rate(axes[2], judged)
     fig.tight_layout()
     out_png.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(out_png, dpi=110)
     plt.close(fig)
     return out_png
+
+
+def _plot_win_rate(ax, rows: list[dict[str, Any]]) -> None:
+    """Judge win rate against the base model per checkpoint, with its 95% interval and the length-controlled rate."""
+    steps = [r["step"] for r in rows]
+    rates = [r["judge_win_rate"] for r in rows]
+    low = [r.get("judge_win_rate_ci_low", rate) for r, rate in zip(rows, rates)]
+    high = [r.get("judge_win_rate_ci_high", rate) for r, rate in zip(rows, rates)]
+    ax.errorbar(steps, rates, yerr=[[r - lo for r, lo in zip(rates, low)], [h - r for r, h in zip(rates, high)]],
+                fmt="o-", capsize=4, label="win rate vs base (95% CI)")
+    lc = [(r["step"], r["judge_lc_win_rate"]) for r in rows if r.get("judge_lc_win_rate") is not None]
+    if lc:
+        ax.plot(*zip(*lc), "s--", label="length-controlled")
+    ax.axhline(0.5, color="grey", linewidth=1, linestyle=":")
+    ax.set_ylim(0, 1)
+    ax.set_title("judge win rate")
+    ax.set_xlabel("step")
+    ax.grid(alpha=0.3)
+    ax.legend()
 
 
 def write_summary(output_dir: Path, summary: dict[str, Any]) -> None:

@@ -146,6 +146,7 @@ def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say)
 
     from sft_recipes.checkpoints import clear_staging
     from sft_recipes.cpu_threads import warn_if_oversubscribed
+    from sft_recipes.evaluation.judge.callback import add_win_rate_callback
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.run_log import plot_training_curves, write_summary
 
@@ -156,6 +157,7 @@ def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say)
     resume = resolve_resume(output_dir, recipe.training.resume_from_checkpoint, say)
     prepared = ensure_prepared(recipe)
     trainer = build_trainer(recipe, prepared, callbacks)
+    add_win_rate_callback(trainer, recipe, prepared.directory)
     if resume:
         trainer.accelerator.print(f"[sft-recipes] resuming from {resume}")
     result = trainer.train(resume_from_checkpoint=resume)

@@ -106,6 +106,12 @@ def records(out: Path) -> list[dict]:
     return [json.loads(line) for line in (out / "judgments.jsonl").read_text().splitlines()]
 
 
+def exit_code(out: Path) -> int:
+    """What the command must exit with for the rows it wrote: 0 all judged, 2 none, 1 some."""
+    ok = [r["status"] == "ok" for r in records(out)]
+    return 0 if all(ok) else 2 if not any(ok) else 1
+
+
 def check_statuses_match_parsing(rows: list[dict], generations: str) -> None:
     """A row is ok exactly when its last reply parses, and its verdict is what the parser reads from it."""
     mode = rows[0]["mode"]
@@ -125,8 +131,9 @@ def check_statuses_match_parsing(rows: list[dict], generations: str) -> None:
 
 def test_single_and_pairwise_through_transformers_serve(tiny_server, generations, tmp_path):
     before = tiny_server.completions_served
-    assert judge(tiny_server, generations, tmp_path / "single", "--mode", "single", "--max-tokens", "12",
-                 "--max-reasks", "1") == 0
+    code = judge(tiny_server, generations, tmp_path / "single", "--mode", "single", "--max-tokens", "12",
+                 "--max-reasks", "1")
+    assert code == exit_code(tmp_path / "single")
     single = records(tmp_path / "single")
     assert len(single) == 4 and {r["model"] for r in single} == {"tuned", "base"}
     assert tiny_server.completions_served - before == sum(r["attempts"] for r in single)
@@ -134,8 +141,9 @@ def test_single_and_pairwise_through_transformers_serve(tiny_server, generations
     assert {r["prompt_id"] for r in single} == {"single_1_10_v1", "single_1_10_ref_v1"}
 
     before = tiny_server.completions_served
-    assert judge(tiny_server, generations, tmp_path / "pairwise", "--mode", "pairwise", "--models", "tuned,base",
-                 "--max-tokens", "12", "--max-reasks", "0") == 0
+    code = judge(tiny_server, generations, tmp_path / "pairwise", "--mode", "pairwise", "--models", "tuned,base",
+                 "--max-tokens", "12", "--max-reasks", "0")
+    assert code == exit_code(tmp_path / "pairwise")
     pairwise = records(tmp_path / "pairwise")
     assert sorted(r["order"] for r in pairwise) == ["AB", "AB", "BA", "BA"]
     assert tiny_server.completions_served - before == 4
@@ -144,10 +152,12 @@ def test_single_and_pairwise_through_transformers_serve(tiny_server, generations
     failed = sum(r["status"] == "failed" for r in pairwise)
     assert summary["totals"]["parse_failures"] == failed
 
-    # a rerun asks the server only for judgments that did not finish with a verdict
+    # greedy decoding: unusable replies would only repeat, so a rerun sends nothing; --retry-failed sends them again
     before = tiny_server.completions_served
-    assert judge(tiny_server, generations, tmp_path / "pairwise", "--mode", "pairwise", "--models", "tuned,base",
-                 "--max-tokens", "12", "--max-reasks", "0") == 0
+    rerun = ["--mode", "pairwise", "--models", "tuned,base", "--max-tokens", "12", "--max-reasks", "0"]
+    assert judge(tiny_server, generations, tmp_path / "pairwise", *rerun) == code
+    assert tiny_server.completions_served - before == 0
+    assert judge(tiny_server, generations, tmp_path / "pairwise", *rerun, "--retry-failed") == code
     assert tiny_server.completions_served - before == failed
     assert sum(r["cached"] for r in records(tmp_path / "pairwise")) == 4 - failed
 
@@ -157,10 +167,34 @@ def test_real_judge_model_through_transformers_serve(embedded_dir, tmp_path_fact
     """The real 135M instruct model as judge: one judgment, whatever it decides, is recorded honestly."""
     server = serve(embedded_dir, tmp_path_factory)
     try:
-        assert judge(server, generations, tmp_path / "out", "--mode", "single", "--scale", "0-100", "--limit", "1",
-                     "--models", "tuned", "--max-tokens", "32", "--max-reasks", "0") == 0
+        code = judge(server, generations, tmp_path / "out", "--mode", "single", "--scale", "0-100", "--limit", "1",
+                     "--models", "tuned", "--max-tokens", "32", "--max-reasks", "0")
+        assert code == exit_code(tmp_path / "out")
         rows = records(tmp_path / "out")
         assert len(rows) == 1 and server.completions_served == 1
         check_statuses_match_parsing(rows, generations)
     finally:
         server.stop()
+
+
+def test_wrong_model_name_fails_with_the_servers_reason_and_is_not_resent(tiny_server, generations, tmp_path, capsys):
+    """transformers serve pinned to one model answers 400 to any other name: the reason must reach the user."""
+    def run(*extra):
+        return judge_main(["--generations", generations, "--backend", "openai", "--base-url", tiny_server.url,
+                           "--model", "JUDGE", "--no-api-key", "--out", str(tmp_path / "out"), "--mode", "pairwise",
+                           "--max-retries", "2", "--no-progress", *extra])
+
+    log_before = tiny_server.log.read_text().count("POST /v1/chat/completions")
+    assert run() == 2
+    rows = records(tmp_path / "out")
+    assert len(rows) == 4 and all(r["status"] == "failed" for r in rows)
+    assert all("HTTP 400: Server is pinned to" in r["error"] and "requested 'JUDGE'" in r["error"] for r in rows)
+    sent = tiny_server.log.read_text().count("POST /v1/chat/completions") - log_before
+    summary = json.loads((tmp_path / "out" / "summary.json").read_text())
+    assert summary["totals"]["requests"] == sent == 4
+    assert "Server is pinned to" in capsys.readouterr().err
+
+    assert run() == 2  # deterministic: not sent again
+    assert tiny_server.log.read_text().count("POST /v1/chat/completions") - log_before == 4
+    assert json.loads((tmp_path / "out" / "summary.json").read_text())["totals"]["not_resent"] == 4
+

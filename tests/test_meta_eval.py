@@ -75,3 +75,63 @@ def test_meta_eval_pairwise_uses_both_orders(tmp_path):
     assert report["n_without_ties"] == 2 and report["agreement_without_ties"] == pytest.approx(1 / 2)
     with pytest.raises(MetaEvalError, match="r.jsonl:1"):
         meta_eval(tmp_path / "j.jsonl", write(tmp_path / "r.jsonl", [{"id": "q0"}]))
+
+
+def test_matches_scipy_on_hand_made_lists():
+    from scipy import stats
+
+    judge = [7, 3, 8, 5, 9, 2, 6, 6, 4, 8, 1, 7]
+    human = [6, 4, 9, 5, 7, 1, 7, 5, 3, 9, 2, 8]
+    c = score_correlations(judge, human)
+    assert c["pearson"] == pytest.approx(stats.pearsonr(judge, human).statistic)
+    assert c["spearman"] == pytest.approx(stats.spearmanr(judge, human).statistic)
+    assert c["kendall"] == pytest.approx(stats.kendalltau(judge, human).statistic)
+
+
+def single_judgments(scores, model="tuned"):
+    return [{"mode": "single", "id": f"q{i}", "model": model, "status": "ok" if s is not None else "failed",
+             "score": s} for i, s in enumerate(scores)]
+
+
+def test_meta_eval_command_with_a_plain_list_and_seeded_bootstrap(tmp_path, capsys):
+    from sft_recipes.cli import main as cli_main
+
+    judge = [7, 3, 8, 5, 9, 2, 6, 6, 4, 8, 1, None]
+    human = [6, 4, 9, 5, 7, 1, 7, 5, 3, 9, 2, 8]
+    jpath = write(tmp_path / "judgments.jsonl", single_judgments(judge))
+    ref = tmp_path / "human.json"
+    ref.write_text(json.dumps(human))  # aligned by position with the judgments file
+    out = tmp_path / "meta"
+    assert cli_main(["meta-eval", "--judgments", str(jpath), "--reference", str(ref), "--out", str(out),
+                     "--seed", "3", "--resamples", "500"]) == 0
+    report = json.loads((out / "meta_eval.json").read_text())
+    assert report["matched"] == 11  # the failed judgment has no score
+    from scipy import stats
+
+    assert report["spearman"] == pytest.approx(stats.spearmanr(judge[:11], human[:11]).statistic)
+    low, high = report["ci95"]["spearman"]
+    assert low < report["spearman"] < high <= 1.0
+    again = meta_eval(jpath, ref, seed=3, resamples=500)
+    assert again["ci95"] == report["ci95"]  # seeded
+    assert meta_eval(jpath, ref, seed=4, resamples=500)["ci95"] != report["ci95"]
+    assert (out / "meta_eval.png").read_bytes()[:4] == b"\x89PNG"
+    assert "| spearman |" in capsys.readouterr().out and "95% CI" in (out / "meta_eval.md").read_text()
+    ref.write_text(json.dumps(human[:5]))
+    with pytest.raises(MetaEvalError, match="5 items, the judgments file 12"):
+        meta_eval(jpath, ref)
+
+
+def test_meta_eval_pairwise_kappa_interval(tmp_path):
+    rows, refs = [], []
+    labels = ["tuned", "base", "tie"]
+    for i in range(30):
+        winner = labels[i % 3]
+        judged = winner if i % 5 else labels[(i + 1) % 3]  # agrees on 4 of 5
+        rows += [{"mode": "pairwise", "id": f"q{i}", "order": o, "status": "ok", "winner": judged} for o in ("AB", "BA")]
+        refs.append({"id": f"q{i}", "winner": winner})
+    report = meta_eval(write(tmp_path / "j.jsonl", rows), write(tmp_path / "r.jsonl", refs), seed=1, resamples=300)
+    assert report["agreement_with_ties"] == pytest.approx(24 / 30)
+    judge_labels = [labels[i % 3] if i % 5 else labels[(i + 1) % 3] for i in range(30)]
+    assert report["cohen_kappa"] == pytest.approx(cohen_kappa(judge_labels, [labels[i % 3] for i in range(30)]))
+    low, high = report["ci95"]["cohen_kappa"]
+    assert low < report["cohen_kappa"] < high

@@ -21,7 +21,31 @@ class JudgeBackendError(SFTRecipesError):
 
 
 class TransportError(Exception):
-    """One request failed after retries (server down, 429/5xx, timeout): this judgment fails, the run goes on."""
+    """One request failed after retries (server down, 429/5xx, timeout, a 4xx the server explained): this judgment
+    fails, the run goes on. ``requests`` counts the HTTP requests sent for it (retries included); ``deterministic``
+    marks a refusal of this exact request (4xx other than 408/409/429) that asking again would only repeat."""
+
+    def __init__(self, message: str, requests: int = 1, deterministic: bool = False) -> None:
+        super().__init__(message)
+        self.requests = requests
+        self.deterministic = deterministic
+
+
+# A JSON answer the parser reads directly (``response_format``), for servers that support structured output.
+VERDICT_JSON_SCHEMA = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "judge_verdict",
+        "strict": True,
+        "schema": {
+            "type": "object",
+            "properties": {"explanation": {"type": "string"}, "verdict": {"type": ["string", "number"]}},
+            "required": ["explanation", "verdict"],
+            "additionalProperties": False,
+        },
+    },
+}
+TRANSIENT_STATUS = {408, 409, 429}
 
 
 @dataclass
@@ -32,6 +56,7 @@ class Completion:
     finish_reason: str | None = None
     retries: int = 0  # transport retries the client made before this reply
     latency: float = 0.0  # seconds, including retries
+    requests: int = 1  # HTTP requests sent for this reply (1 + retries)
 
 
 class Backend(Protocol):
@@ -62,6 +87,7 @@ class OpenAIBackend:
     max_tokens: int = 1024
     timeout: float = 120.0
     max_retries: int = 3
+    json_verdict: bool = False  # ask for a JSON verdict through response_format (servers that support it)
     name: str = field(default="openai", init=False)
 
     def __post_init__(self) -> None:
@@ -76,14 +102,21 @@ class OpenAIBackend:
                     f"the judge API key variable {self.api_key_env} is not set "
                     "(export it, name another with --api-key-env, or pass --no-api-key for a server without keys)"
                 )
-        self._client = openai.OpenAI(
-            base_url=self.base_url, api_key=api_key, timeout=self.timeout, max_retries=self.max_retries
-        )
+        self._sent = threading.local()  # HTTP requests sent by the calling thread (retries included)
+        http_client = openai.DefaultHttpxClient(event_hooks={"request": [self._count_request]})
+        self._client = openai.OpenAI(base_url=self.base_url, api_key=api_key, timeout=self.timeout,
+                                     max_retries=self.max_retries, http_client=http_client)
+
+    def _count_request(self, request: Any) -> None:
+        self._sent.n = getattr(self._sent, "n", 0) + 1
 
     @property
     def params(self) -> dict[str, Any]:
         # the server address is left out: the same model behind a restarted server answers the same
-        return {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
+        params = {"temperature": self.temperature, "seed": self.seed, "max_tokens": self.max_tokens}
+        if self.json_verdict:
+            params["response_format"] = "json_verdict"
+        return params
 
     def complete(self, messages: list[dict[str, str]]) -> Completion:
         import openai
@@ -92,19 +125,27 @@ class OpenAIBackend:
                                   "max_tokens": self.max_tokens}
         if self.seed is not None:
             kwargs["seed"] = self.seed
+        if self.json_verdict:
+            kwargs["response_format"] = VERDICT_JSON_SCHEMA
         start = time.perf_counter()
+        self._sent.n = 0
         try:
             raw = self._client.chat.completions.with_raw_response.create(**kwargs)
             response = raw.parse()
         except (openai.AuthenticationError, openai.PermissionDeniedError, openai.NotFoundError) as e:
-            raise JudgeBackendError(f"judge server {self.base_url} refused model {self.model!r}: {_one_line(e)}") from None
+            raise JudgeBackendError(f"judge server {self.base_url} refused model {self.model!r} "
+                                   f"(HTTP {e.status_code}): {server_reason(e)}") from None
+        except openai.APIStatusError as e:
+            deterministic = e.status_code < 500 and e.status_code not in TRANSIENT_STATUS
+            raise TransportError(f"{type(e).__name__}: HTTP {e.status_code}: {server_reason(e)}",
+                                 requests=self._sent.n, deterministic=deterministic) from None
         except openai.APIError as e:
-            raise TransportError(f"{type(e).__name__}: {_one_line(e)}") from None
+            raise TransportError(f"{type(e).__name__}: {_one_line(e)}", requests=self._sent.n) from None
         except ValueError as e:  # a 200 whose body is not a chat completion
-            raise TransportError(f"unreadable reply from {self.base_url}: {_one_line(e)}") from None
+            raise TransportError(f"unreadable reply from {self.base_url}: {_one_line(e)}", requests=self._sent.n) from None
         latency = time.perf_counter() - start
         if not getattr(response, "choices", None):
-            raise TransportError(f"reply from {self.base_url} has no choices")
+            raise TransportError(f"reply from {self.base_url} has no choices", requests=self._sent.n)
         choice = response.choices[0]
         usage = response.usage
         return Completion(
@@ -114,6 +155,7 @@ class OpenAIBackend:
             finish_reason=choice.finish_reason,
             retries=raw.retries_taken,
             latency=latency,
+            requests=self._sent.n,
         )
 
 
@@ -144,39 +186,92 @@ class LocalBackend:
         return {"do_sample": False, "max_new_tokens": self.max_new_tokens}
 
     def complete(self, messages: list[dict[str, str]]) -> Completion:
+        """Greedy answer to ``messages``, prompted the way training renders prompts (control-token text from the
+        judged answers stays text) and stopped where the template's turn ends (chat/template_info.py)."""
         import torch
+
+        from sft_recipes.generate import encode_prompt, stop_token_ids
 
         start = time.perf_counter()
         with self._lock:
-            inputs = self._tokenizer.apply_chat_template(
-                messages, add_generation_prompt=True, return_dict=True, return_tensors="pt"
-            ).to(self._model.device)
-            prompt_length = inputs["input_ids"].shape[1]
+            ids = encode_prompt(self._tokenizer, messages)
+            stops = stop_token_ids(self._tokenizer, self._model)
+            input_ids = torch.tensor([ids], device=self._model.device)
             with torch.no_grad():
                 output = self._model.generate(
-                    **inputs,
+                    input_ids=input_ids,
+                    attention_mask=torch.ones_like(input_ids),
                     do_sample=False,
                     max_new_tokens=self.max_new_tokens,
-                    pad_token_id=self._tokenizer.pad_token_id or self._tokenizer.eos_token_id,
+                    eos_token_id=stops,
+                    pad_token_id=self._tokenizer.pad_token_id if self._tokenizer.pad_token_id is not None else stops[0],
                 )
-        new_tokens = output[0, prompt_length:]
-        stopped = bool(len(new_tokens)) and int(new_tokens[-1]) in _stop_ids(self._model, self._tokenizer)
+        new_tokens = output[0, len(ids):]
+        stopped = bool(len(new_tokens)) and int(new_tokens[-1]) in stops
         return Completion(
             text=self._tokenizer.decode(new_tokens, skip_special_tokens=True),
-            input_tokens=int(prompt_length),
+            input_tokens=len(ids),
             output_tokens=int(len(new_tokens)),
             finish_reason="stop" if stopped else "length",
             latency=time.perf_counter() - start,
         )
 
 
-def _stop_ids(model: Any, tokenizer: Any) -> set[int]:
-    eos = model.generation_config.eos_token_id
-    ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-    if tokenizer.eos_token_id is not None:
-        ids.add(tokenizer.eos_token_id)
-    return ids
+def server_reason(e: Any) -> str:
+    """The server's own explanation of an HTTP error: the ``message`` / ``detail`` of a JSON body (OpenAI, FastAPI
+    and vLLM shapes), else the body text, else the client's message."""
+    body = getattr(e, "body", None)
+    if isinstance(body, dict):
+        for key in ("message", "detail", "error"):
+            value = body.get(key)
+            if isinstance(value, dict):
+                value = value.get("message") or value.get("detail")
+            if isinstance(value, (str, list)) and value:
+                return _one_line(value if isinstance(value, str) else "; ".join(map(str, value)))
+    response = getattr(e, "response", None)
+    text = getattr(response, "text", "") if response is not None else ""
+    return _one_line(text or str(body or "") or str(e))
 
 
-def _one_line(e: Exception) -> str:
+def _one_line(e: Any) -> str:
     return " ".join(str(e).split())[:300]
+
+
+@dataclass
+class BackendSpec:
+    """Which judge to use, as the command line or a recipe names it; ``build()`` makes the backend."""
+
+    kind: str  # "openai" | "local" | "llama-cpp"
+    model: str  # server model name | local model directory | .gguf file
+    base_url: str | None = None
+    api_key_env: str | None = "OPENAI_API_KEY"  # None: the server needs no key
+    seed: int = 0
+    max_tokens: int = 1024
+    timeout: float = 120.0
+    max_retries: int = 3
+    json_verdict: bool = False
+    context: int = 4096  # llama-cpp context window
+
+    def build(self) -> Backend:
+        if self.kind == "openai":
+            if not self.base_url:
+                raise JudgeBackendError("the openai judge backend needs a base URL (e.g. http://127.0.0.1:8000/v1)")
+            return OpenAIBackend(base_url=self.base_url, model=self.model, api_key_env=self.api_key_env,
+                                 seed=self.seed, max_tokens=self.max_tokens, timeout=self.timeout,
+                                 max_retries=self.max_retries, json_verdict=self.json_verdict)
+        if self.kind == "local":
+            return LocalBackend(self.model, max_new_tokens=self.max_tokens)
+        if self.kind == "llama-cpp":
+            from sft_recipes.evaluation.judge.gguf_backend import LlamaCppBackend
+
+            return LlamaCppBackend(self.model, max_tokens=self.max_tokens, context=self.context, seed=self.seed)
+        raise JudgeBackendError(f"unknown judge backend {self.kind!r} (openai, local or llama-cpp)")
+
+
+def make_backend(args: Any) -> Backend:
+    """The backend named by ``sft-recipes judge`` arguments."""
+    return BackendSpec(
+        kind=args.backend, model=args.model, base_url=args.base_url,
+        api_key_env=None if args.no_api_key else args.api_key_env, seed=args.seed, max_tokens=args.max_tokens,
+        timeout=args.timeout, max_retries=args.max_retries, json_verdict=args.json_verdict, context=args.context,
+    ).build()

@@ -1,8 +1,9 @@
 """A persistent cache of finished judgments, so a rerun asks the judge nothing it already answered.
 
 Keyed by a hash of (backend, model, decoding parameters, the rendered messages): changing the prompt file,
-the judge model or its parameters is a miss. Only judgments that ended with a valid verdict are stored:
-transport errors and unparseable replies are never cached, so a rerun retries exactly those.
+the judge model or its parameters is a miss. Judgments that ended with a valid verdict are stored, and so are
+deterministic failures (a 4xx refusal of this exact request, a greedy judge's unusable replies; marked
+``status: failed``) so a rerun does not send them again; transient failures are never stored.
 SQLite (standard library) keeps it safe to write from the runner's threads and across interrupted runs.
 """
 

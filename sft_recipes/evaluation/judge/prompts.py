@@ -1,9 +1,11 @@
 """Judge prompts: versioned files under ``sft_recipes/prompts/judge/``, rendered into chat messages.
 
-A prompt file is a YAML header (id, mode, scale, reference, system) and a template with ``{question}``,
+A prompt file is a YAML header (id, mode, scale, reference, system, verdict_only) and a template with ``{question}``,
 ``{answer}`` / ``{answer_a}`` ``{answer_b}`` and ``{reference}`` placeholders. Every judgment records the
 prompt id and the hash of the file, so results from an edited prompt are never mixed up with older ones
-(the hash is part of the cache key through the rendered messages).
+(the hash is part of the cache key through the rendered messages). ``verdict_only`` is a short instruction that
+replaces the template's first paragraph for the last re-ask: small judges that ramble or lose the format often
+manage "reply with the verdict only" on a fresh prompt.
 
 Candidate answers are untrusted text: they are fenced between start/end markers and their double brackets
 are broken apart (``[[10]]`` -> ``[ [10] ]``), so the verdict syntax never appears inside the material the
@@ -40,9 +42,12 @@ class JudgePrompt:
     template: str
     hash: str  # sha256 of the prompt file, first 16 hex digits
     path: str
+    verdict_only: str | None = None  # the instruction paragraph of the verdict-only fallback prompt
 
-    def render(self, question: str, answers: list[str], reference: str | None = None) -> list[dict[str, str]]:
-        """The chat messages for one judgment; ``answers`` has one answer (single) or two (pairwise, A then B)."""
+    def render(self, question: str, answers: list[str], reference: str | None = None,
+               verdict_only: bool = False) -> list[dict[str, str]]:
+        """The chat messages for one judgment; ``answers`` has one answer (single) or two (pairwise, A then B).
+        ``verdict_only`` swaps the instruction for the header's short verdict-only one."""
         expected = 1 if self.mode == "single" else 2
         if len(answers) != expected:
             raise JudgePromptError(f"prompt {self.id} needs {expected} answer(s), got {len(answers)}")
@@ -54,8 +59,13 @@ class JudgePrompt:
         else:
             values["answer_a"], values["answer_b"] = answers
         values = {k: defuse(v) for k, v in values.items()}
+        template = self.template
+        if verdict_only:
+            if not self.verdict_only:
+                raise JudgePromptError(f"prompt {self.id} has no verdict_only instruction in its header")
+            template = f"[Instruction]\n{self.verdict_only}\n\n" + template.split("\n\n", 1)[-1]
         # one pass: text substituted in is never scanned again for placeholders
-        user = PLACEHOLDER.sub(lambda m: values[m.group(1)], self.template)
+        user = PLACEHOLDER.sub(lambda m: values[m.group(1)], template)
         messages = [{"role": "system", "content": self.system}] if self.system else []
         messages.append({"role": "user", "content": user})
         return messages
@@ -102,6 +112,7 @@ def load_prompt(name_or_path: str) -> JudgePrompt:
         template=template,
         hash=hashlib.sha256(raw.encode("utf-8")).hexdigest()[:16],
         path=str(path),
+        verdict_only=header.get("verdict_only"),
     )
 
 

@@ -17,6 +17,9 @@ from typing import Any
 
 import numpy as np
 
+from sft_recipes.evaluation.judge.length_control import length_controlled
+from sft_recipes.evaluation.judge.plots import plot_summary
+
 N_RESAMPLES = 2000
 
 
@@ -50,7 +53,8 @@ def _counts(records: list[dict[str, Any]]) -> dict[str, Any]:
         "parse_failure_rate": round(parse_failures / n, 4) if n else None,
         "transport_failures": transport,
         "cached": sum(bool(r.get("cached")) for r in records),
-        "requests": sum(r.get("attempts", 0) for r in records if not r.get("cached")),
+        "not_resent": sum(bool(r.get("cached")) and r["status"] == "failed" for r in records),
+        "requests": sum(r.get("requests", 0) for r in records if not r.get("cached")),
         "input_tokens": sum(r["usage"]["input_tokens"] for r in records if not r.get("cached")),
         "output_tokens": sum(r["usage"]["output_tokens"] for r in records if not r.get("cached")),
     }
@@ -65,9 +69,25 @@ def _mean_length(records: list[dict[str, Any]], model: str) -> dict[str, float |
     }
 
 
+def failure_reasons(failures: list[dict[str, Any]], top: int = 5) -> list[tuple[str, int]]:
+    return [(f["reason"], f["count"]) for f in failures[:top]]
+
+
+def _failures(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Distinct reasons of failed and skipped judgments, most frequent first, each with an example id."""
+    found: dict[str, dict[str, Any]] = {}
+    for r in records:
+        if r["status"] != "ok":
+            reason = str(r.get("error") or "unknown")
+            entry = found.setdefault(reason, {"reason": reason, "count": 0, "example_id": r["id"]})
+            entry["count"] += 1
+    return sorted(found.values(), key=lambda f: -f["count"])
+
+
 def summarize(records: list[dict[str, Any]], mode: str, models: list[str], seed: int = 0,
               run: dict[str, Any] | None = None) -> dict[str, Any]:
-    summary: dict[str, Any] = {"mode": mode, "models": models, "run": run or {}, "totals": _counts(records)}
+    summary: dict[str, Any] = {"mode": mode, "models": models, "run": run or {}, "totals": _counts(records),
+                               "failures": _failures(records)}
     if mode == "single":
         summary["per_model"] = {m: _single_model(records, m, seed) for m in models}
     else:
@@ -124,6 +144,7 @@ def _pairwise(records: list[dict[str, Any]], models: list[str], seed: int) -> di
             outcomes.append(0.5)
     decisive = [r for r in records if r["status"] == "ok" and r["verdict"] in ("A", "B")]
     complete = len(outcomes)
+    lengths = _length_effect(records, first, second)
     ci = bootstrap_ci(outcomes, seed)
     return {
         "pairs": len(by_id),
@@ -141,6 +162,57 @@ def _pairwise(records: list[dict[str, Any]], models: list[str], seed: int) -> di
         "first_position_win_rate": round(sum(r["verdict"] == "A" for r in decisive) / len(decisive), 4)
         if decisive else None,
         "decisive_judgments": len(decisive),
+        "length_controlled": length_controlled(_observations(records, first), seed=seed),
+        "length": lengths,
+    } | {"warnings": _trust_warnings(consistent, complete, decisive)}
+
+
+def _trust_warnings(consistent: int, complete: int, decisive: list[dict[str, Any]]) -> list[str]:
+    """Signs that the verdicts follow the position of the answers rather than the answers."""
+    warnings = []
+    if len(decisive) >= 8:
+        share = sum(r["verdict"] == "A" for r in decisive) / len(decisive)
+        if share >= 0.85 or share <= 0.15:
+            warnings.append(f"the judge picked the {'first' if share >= 0.5 else 'second'} answer in {max(share, 1 - share):.0%} "
+                            "of decisive verdicts: its verdicts follow the position, not the answers")
+    if complete >= 8 and consistent / complete < 0.5:
+        warnings.append(f"only {consistent} of {complete} pairs got the same verdict in both orders: "
+                        "the win rate mostly counts ties of disagreement")
+    return warnings
+
+
+def _observations(records: list[dict[str, Any]], first: str) -> list[dict[str, Any]]:
+    """One per judgment with a verdict, for the length-controlled fit (first model's view)."""
+    out = []
+    for r in records:
+        if r["status"] != "ok":
+            continue
+        second = next(m for m in r["models"] if m != first)
+        target = 0.5 if r["winner"] == "tie" else float(r["winner"] == first)
+        out.append({"id": r["id"], "target": target, "position": 1.0 if r["position_a"] == first else -1.0,
+                    "delta_len": r["answer_chars"][first] - r["answer_chars"][second]})
+    return out
+
+
+def _length_effect(records: list[dict[str, Any]], first: str, second: str) -> dict[str, Any]:
+    """How long each model's answers are, and how the first model fares when its answer is the longer one."""
+    per_prompt = {r["id"]: r for r in records}
+    chars = {m: [r["answer_chars"][m] for r in per_prompt.values()] for m in (first, second)}
+    words = {m: [r["answer_words"][m] for r in per_prompt.values()] for m in (first, second)}
+    delta = [a - b for a, b in zip(chars[first], chars[second])]
+    ok = [r for r in records if r["status"] == "ok"]
+
+    def rate(rows: list[dict[str, Any]]) -> float | None:
+        scores = [1.0 if r["winner"] == first else 0.5 if r["winner"] == "tie" else 0.0 for r in rows]
+        return round(float(np.mean(scores)), 4) if scores else None
+
+    return {
+        "mean_chars": {m: round(float(np.mean(v)), 1) for m, v in chars.items()},
+        "mean_words": {m: round(float(np.mean(v)), 1) for m, v in words.items()},
+        "mean_char_difference": round(float(np.mean(delta)), 1),
+        "first_longer_share": round(float(np.mean([d > 0 for d in delta])), 4),
+        "win_rate_when_longer": rate([r for r in ok if r["answer_chars"][first] > r["answer_chars"][second]]),
+        "win_rate_when_shorter": rate([r for r in ok if r["answer_chars"][first] < r["answer_chars"][second]]),
     }
 
 
@@ -155,7 +227,7 @@ def write_summary(summary: dict[str, Any], out_dir: str | Path) -> dict[str, Pat
         writer.writeheader()
         writer.writerows(rows)
     paths["md"].write_text(_markdown(summary, rows), encoding="utf-8")
-    _plot(summary, paths["png"])
+    plot_summary(summary, paths["png"])
     return paths
 
 
@@ -171,15 +243,30 @@ def _table(summary: dict[str, Any]) -> list[dict[str, Any]]:
     p = summary["pairwise"]
     first, second = summary["models"]
     for model, other in ((first, second), (second, first)):
-        win_rate = p["win_rate"] if model == first or p["win_rate"] is None else round(1 - p["win_rate"], 4)
+        lc = p.get("length_controlled") or {}
         rows.append({
             "model": model, "opponent": other, "wins": p[f"{model}_wins"], "ties": p["ties"],
-            "losses": p[f"{other}_wins"], "win_rate": win_rate, "complete_pairs": p["complete_pairs"],
+            "losses": p[f"{other}_wins"], "win_rate": _side(p["win_rate"], model == first),
+            "win_rate_ci95": _side_ci(p["win_rate_ci95"], model == first),
+            "lc_win_rate": _side(lc.get("lc_win_rate"), model == first),
+            "lc_win_rate_ci95": _side_ci(lc.get("lc_win_rate_ci95"), model == first),
+            "complete_pairs": p["complete_pairs"],
             "consistency_rate": p["consistency_rate"], "first_position_win_rate": p["first_position_win_rate"],
             "parse_failure_rate": summary["totals"]["parse_failure_rate"],
             **summary["per_model"][model],
         })
     return rows
+
+
+def _side(rate: float | None, first: bool) -> float | None:
+    return rate if first or rate is None else round(1 - rate, 4)
+
+
+def _side_ci(ci: list[float] | None, first: bool) -> str | None:
+    if ci is None:
+        return None
+    low, high = ci if first else (round(1 - ci[1], 4), round(1 - ci[0], 4))
+    return f"{low:.3f}-{high:.3f}"
 
 
 def _fmt(v: Any) -> str:
@@ -197,8 +284,14 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
         f"skipped {totals['skipped']}, from cache {totals['cached']})",
         f"- parse failures: {totals['parse_failures']} ({_fmt(totals['parse_failure_rate'])}); "
         f"transport failures: {totals['transport_failures']}",
-        f"- requests this run: {totals['requests']}; tokens in/out: {totals['input_tokens']}/{totals['output_tokens']}",
+        f"- requests sent this run: {totals['requests']} (HTTP, retries included); tokens in/out: "
+        f"{totals['input_tokens']}/{totals['output_tokens']}",
     ]
+    if totals["not_resent"]:
+        lines.append(f"- failures not re-sent: {totals['not_resent']} (the same request failed the same way before; "
+                     "--retry-failed asks again)")
+    for reason, count in failure_reasons(summary.get("failures", [])):
+        lines.append(f"- failed x{count}: {reason}")
     if run.get("max_cost") is not None:
         state = "REACHED: remaining judgments skipped" if run.get("max_cost_reached") else "not reached"
         lines.append(f"- cost this run: {run.get('cost_this_run')} (max {run['max_cost']}, {state})")
@@ -210,38 +303,19 @@ def _markdown(summary: dict[str, Any], rows: list[dict[str, Any]]) -> str:
             f"- first-position win rate: {_fmt(p['first_position_win_rate'])} (0.5 = no position bias)",
             f"- win rate of {summary['models'][0]} (ties = 0.5): {_fmt(p['win_rate'])}, 95% CI {p['win_rate_ci95']}",
         ]
+        lines += [f"- **WARNING**: {w}; do not trust this win rate" for w in p.get("warnings", [])]
+        lc, length = p.get("length_controlled"), p.get("length") or {}
+        if lc:
+            lines.append(f"- length-controlled win rate (AlpacaEval 2 method): {_fmt(lc['lc_win_rate'])}, 95% CI "
+                         f"{lc['lc_win_rate_ci95']} (length weight {lc['phi_length']:+.3g}, position weight "
+                         f"{lc['psi_position']:+.3g})")
+        if length:
+            first, second = summary["models"]
+            lines.append(f"- mean answer length (chars): {first} {length['mean_chars'][first]}, {second} "
+                         f"{length['mean_chars'][second]} (difference {length['mean_char_difference']:+}); "
+                         f"{first} longer in {_fmt(length['first_longer_share'])} of prompts; its win rate when "
+                         f"longer {_fmt(length['win_rate_when_longer'])}, when shorter "
+                         f"{_fmt(length['win_rate_when_shorter'])}")
     lines += ["", "| " + " | ".join(rows[0]) + " |", "|" + "---|" * len(rows[0])]
     lines += ["| " + " | ".join(_fmt(v) for v in row.values()) + " |" for row in rows]
     return "\n".join(lines) + "\n"
-
-
-def _plot(summary: dict[str, Any], path: Path) -> None:
-    from matplotlib.figure import (
-        Figure,  # no pyplot: safe off the main thread and without a display
-    )
-
-    fig = Figure(figsize=(6, 3.5), dpi=100)
-    ax = fig.add_subplot()
-    if summary["mode"] == "single":
-        names = list(summary["per_model"])
-        stats = [summary["per_model"][m] for m in names]
-        means = [s["mean_score"] if s["mean_score"] is not None else 0.0 for s in stats]
-        low = [m - s["ci95_low"] if s["ci95_low"] is not None else 0.0 for m, s in zip(means, stats)]
-        high = [s["ci95_high"] - m if s["ci95_high"] is not None else 0.0 for m, s in zip(means, stats)]
-        ax.bar(names, means, yerr=[low, high], capsize=6, color="#4c72b0")
-        ax.set_ylabel("mean judge score (95% CI)")
-        ax.set_title("Judge scores per model")
-    else:
-        p = summary["pairwise"]
-        first, second = summary["models"]
-        parts = [(f"{first} wins", p[f"{first}_wins"], "#55a868"), ("tie", p["ties"], "#bbbbbb"),
-                 (f"{second} wins", p[f"{second}_wins"], "#c44e52")]
-        left = 0
-        for label, value, color in parts:
-            ax.barh([f"{first} vs {second}"], [value], left=left, label=label, color=color)
-            left += value
-        ax.set_xlabel("pairs (both orders judged)")
-        ax.set_title("Pairwise judge outcomes")
-        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=3, frameon=False)
-    fig.tight_layout()
-    fig.savefig(path)
