@@ -51,7 +51,7 @@ class Job:
 
 def sft_recipe(job: Job):
     """The recipe contender (c) trains with; ``prepare`` runs on the same recipe in the parent."""
-    from sft_recipes.config import load_recipe
+    from sft_recipes.recipe import load_recipe
 
     values: dict[str, Any] = {
         "model_name_or_path": job.model,
@@ -86,7 +86,7 @@ def lora_config(job: Job):
     """The LoRA every contender trains: built by sft-recipes from TRL's ModelConfig names, like contender (c)."""
     from trl import ModelConfig
 
-    from sft_recipes.methods import lora_config as build
+    from sft_recipes.train.methods import lora_config as build
 
     return build(ModelConfig(use_peft=True, lora_r=job.lora_r, lora_alpha=job.lora_alpha, lora_dropout=0.0,
                              lora_target_modules=["all-linear"]))
@@ -117,7 +117,7 @@ def run_classic(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]
     from tqdm import tqdm
     from transformers import AutoTokenizer
 
-    from sft_recipes.models import load_model, resolve_model
+    from sft_recipes.inference.models import load_model, resolve_model
 
     torch.manual_seed(job.seed)
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(job.model).path)
@@ -160,7 +160,7 @@ def run_trl(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]:
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
 
-    from sft_recipes.models import load_model, resolve_model
+    from sft_recipes.inference.models import load_model, resolve_model
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(job.model).path)
     model = load_model(job.model, dtype=torch.float32)

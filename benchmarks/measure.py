@@ -14,7 +14,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-IGNORE_INDEX = -100
+from sft_recipes.chat.masking import IGNORE_INDEX
 
 
 @dataclass

@@ -46,7 +46,7 @@ def num_proc_for(rows: int) -> int | None:
 
 
 def prepare_sft_recipes(job: dict[str, Any]) -> dict[str, Any]:
-    from sft_recipes.config import load_recipe
+    from sft_recipes.recipe import load_recipe
     from sft_recipes.prepare import run_prepare
 
     recipe = load_recipe(
@@ -78,7 +78,7 @@ def prepare_trl(job: dict[str, Any]) -> dict[str, Any]:
     from trl import SFTConfig, SFTTrainer
 
     from benchmarks.data import to_messages
-    from sft_recipes.models import load_model, resolve_model
+    from sft_recipes.inference.models import load_model, resolve_model
 
     path = resolve_model(job["model"]).path
     tokenizer = AutoTokenizer.from_pretrained(path)

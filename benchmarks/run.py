@@ -293,7 +293,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.update(CHILD_ENV)
     import torch
 
-    from sft_recipes.models import resolve_model
+    from sft_recipes.inference.models import resolve_model
 
     started = time.perf_counter()
     model_path = resolve_model(args.model).path

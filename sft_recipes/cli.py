@@ -20,7 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "export": ("sft_recipes.export.cli", "save an adapter or merged model with a model card; push to the Hub"),
     "experiment": ("sft_recipes.experiments.cli", "experiments with reports: base-vs-tuned, noisy-vs-clean, data-quality"),
     "quickstart": ("sft_recipes.quickstart", "the whole flow on the embedded model and data, with a report"),
-    "env": ("sft_recipes.env_info", "versions, device and the embedded model's state"),
+    "env": ("sft_recipes.runtime.env_info", "versions, device and the embedded model's state"),
 }
 
 
@@ -50,7 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {e}", file=sys.stderr)
         return 1
     except Exception as e:  # a full disk, a missing permission, a read-only file system: one line too
-        from sft_recipes.os_errors import explain
+        from sft_recipes.runtime.os_errors import explain
 
         line = explain(e)
         if line is None:

@@ -12,14 +12,14 @@ import time
 from pathlib import Path
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 
 DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
 
 
 def run_quickstart(config: str | Path | None = None, overrides: list[str] | None = None,
                    eval_samples: int | None = None) -> dict:
-    from sft_recipes.run_lock import run_lock
+    from sft_recipes.runtime.run_lock import run_lock
 
     path = Path(config) if config else DEFAULT_RECIPE
     if not path.is_file():

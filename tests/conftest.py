@@ -18,7 +18,7 @@ FIXTURES = Path(__file__).parent / "fixtures"
 @pytest.fixture(scope="session")
 def embedded_dir() -> Path:
     """The dense embedded checkpoint (converted once per cache; ~15 s the first time)."""
-    from sft_recipes.models import EMBEDDED, resolve_model
+    from sft_recipes.inference.models import EMBEDDED, resolve_model
 
     return Path(resolve_model(EMBEDDED).path)
 

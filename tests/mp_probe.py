@@ -10,7 +10,7 @@ import torch
 from accelerate import PartialState
 from transformers import TrainerCallback
 
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 from sft_recipes.train import train
 
 

@@ -21,7 +21,7 @@ import torch
 # Imported by the fork server before it forks any child. Python 3.11's fork server imports these with its own
 # sys.path (not the tests folder), and skips a module it cannot import without a word: only library modules here.
 PRELOAD = ["torch", "transformers", "trl", "peft", "datasets", "matplotlib.pyplot", "sft_recipes.cli",
-           "sft_recipes.prepare", "sft_recipes.train", "sft_recipes.trainer", "sft_recipes.generate"]
+           "sft_recipes.prepare", "sft_recipes.train", "sft_recipes.train.trainer", "sft_recipes.inference.generate"]
 POLL_SECONDS = 0.005
 
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sft_recipes.config import DataArguments
+from sft_recipes.recipe import DataArguments
 from sft_recipes.data.clean import clean_rows, normalize_text
 from sft_recipes.data.load import load_conversations, split_conversations
 from sft_recipes.data.mix import MixPart, mix_datasets

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from sft_recipes.config import RecipeError, load_recipe
+from sft_recipes.recipe import RecipeError, load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,8 +39,9 @@ def test_cli_overrides_win(tmp_path):
     [
         ({"lora_rank": 8}, "unknown recipe key 'lora_rank' (did you mean 'lora_r'?)"),
         ({"learnig_rate": 1e-4}, "did you mean 'learning_rate'?"),
-        ({"lora_r": "eight"}, "recipe key 'lora_r' expects int, got str 'eight'"),
-        ({"use_peft": "maybe"}, "recipe key 'use_peft' expects bool"),
+        ({"lora_r": "eight"}, "recipe key 'lora_r': invalid int value: 'eight'"),
+        ({"use_peft": "maybe"}, "recipe key 'use_peft': Truthy value expected: got maybe"),
+        ({"dedupe": "maybe"}, "recipe key 'dedupe' expects bool, got str 'maybe'"),
         ({"train_on": "assistants"}, "train_on: unknown value 'assistants' (did you mean 'assistant'? valid: assistant, all, last_assistant)"),
         ({"datasets": [{"path": "a.json", "fromat": "alpaca"}]}, "did you mean 'format'?"),
         ({"datasets": [{"path": "a.json", "format": "alpacca"}]}, "did you mean 'alpaca'?"),
@@ -89,6 +90,16 @@ def test_cli_prints_one_line_for_unknown_key(tmp_path):
                           capture_output=True, text=True)
     assert proc.returncode == 1
     assert proc.stderr.strip().splitlines()[-1] == "error: unknown recipe key 'lora_rank' (did you mean 'lora_r'?)"
+
+
+def test_every_problem_of_a_recipe_at_once(tmp_path):
+    """One run shows every mistake of the file, one line each, instead of one error per 10-40 s attempt."""
+    data = {"lora_rank": 8, "lora_r": "eight", "train_on": "everything", "save_strategy": "sometimes", "lr": 1}
+    with pytest.raises(RecipeError) as e:
+        load_recipe(write(tmp_path, data))
+    lines = str(e.value).splitlines()
+    assert len(lines) == 5
+    assert any("'lora_rank'" in x for x in lines) and any("train_on: unknown value" in x for x in lines)
 
 
 def test_yaml_no_means_the_string_for_string_fields(tmp_path):

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from sft_recipes.config import EMBEDDED_COURT_DATA, DataArguments
+from sft_recipes.recipe import EMBEDDED_COURT_DATA, DataArguments
 from sft_recipes.data.court_opinions import (
     INSTRUCTIONS,
     LEGAL_SYSTEM_PROMPT,

@@ -10,7 +10,7 @@ import time
 import pytest
 import torch
 
-from sft_recipes import cpu_threads
+from sft_recipes.runtime import cpu_threads
 
 BUSY_LOOP = "import time\nend = time.time() + 60\nwhile time.time() < end: pass\n"
 
@@ -51,7 +51,7 @@ def test_training_warns_once(two_busy_processes, fresh_warning, tiny_model_dir, 
 
     from transformers import TrainerCallback
 
-    from sft_recipes.config import load_recipe
+    from sft_recipes.recipe import load_recipe
     from sft_recipes.train import train
 
     class Relieve(TrainerCallback):

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from sft_recipes.config import DataArguments
+from sft_recipes.recipe import DataArguments
 from sft_recipes.data.formats import convert_records, detect_format
 from sft_recipes.data.load import load_conversations
 from sft_recipes.data.sources import DataSourceError, read_records

@@ -13,7 +13,7 @@ from sft_recipes.evaluation import cli
 from sft_recipes.evaluation.compare import EvalDataError, compare_models, split_prompt
 from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import score_rows
-from sft_recipes.generate import load_for_inference
+from sft_recipes.inference.loading import load_for_inference
 
 TEST_ROWS = [
     {"id": "op1-holding", "task": "holding", "source": "test.jsonl:1", "messages": [
@@ -136,7 +136,7 @@ def test_heldout_loss_from_shared_prefixes_matches_rows_alone(lively_model, batc
 
 
 def test_heldout_loss_fails_loudly():
-    with pytest.raises(HeldoutError, match="every label is -100"):
+    with pytest.raises(HeldoutError, match="every label is masked"):
         heldout_loss(BigramModel(), [{"input_ids": [0, 1], "labels": [-100, -100]}], progress=False)
     with pytest.raises(HeldoutError, match="token id 7 but the model's vocabulary has 3"):
         heldout_loss(BigramModel(), [{"input_ids": [0, 7], "labels": [-100, 7]}], progress=False)
@@ -202,7 +202,7 @@ def test_split_prompt_uses_last_assistant_turn():
 
 
 def test_compare_models_writes_everything(adapter_run, tiny_model_dir, smol_tokenizer, tmp_path):
-    from sft_recipes.run_log import plot_training_curves
+    from sft_recipes.train.run_log import plot_training_curves
 
     run = tmp_path / "run"  # the adapter run plus the loss curve a trained run carries
     shutil.copytree(adapter_run, run)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 from sft_recipes.experiments.base_vs_tuned import (
     measure,
     question_of,

@@ -9,8 +9,9 @@ import json
 import pytest
 
 from sft_recipes.chat.masking import trained_spans
-from sft_recipes.config import load_recipe
-from sft_recipes.generate import generate_token_ids, load_for_inference, stop_token_ids
+from sft_recipes.recipe import load_recipe
+from sft_recipes.inference.generate import generate_token_ids, stop_token_ids
+from sft_recipes.inference.loading import load_for_inference
 from sft_recipes.train import train
 
 PAIRS = [("What is the capital of France?", "Paris."), ("What is the capital of Italy?", "Rome."),

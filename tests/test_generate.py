@@ -6,11 +6,11 @@ import pytest
 import torch
 from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
 
-from sft_recipes.generate import (
+from sft_recipes.inference.loading import load_for_inference
+from sft_recipes.inference.generate import (
     GenerationError,
     generate,
     generate_token_ids,
-    load_for_inference,
     render_prompt,
     shared_prefix_groups,
     stop_token_ids,

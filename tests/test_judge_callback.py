@@ -6,7 +6,7 @@ import json
 
 from judge_server import FakeJudgeServer, Reply, prompt_text
 
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 from sft_recipes.train import train
 
 FACTS = [(f"What is {a} plus {b}?", f"{a + b}.") for a in range(4) for b in range(5)]

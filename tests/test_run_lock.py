@@ -103,7 +103,7 @@ def _wait_for(condition, process, log: Path, timeout: float = 300) -> None:
 
 
 def test_the_lock_is_reentrant_within_a_process_and_released_at_the_end(tmp_path):
-    from sft_recipes.run_lock import run_lock
+    from sft_recipes.runtime.run_lock import run_lock
 
     with run_lock(tmp_path):
         with run_lock(tmp_path):  # quickstart holds it, then train() takes it again
@@ -117,10 +117,10 @@ def test_quickstart_refuses_an_output_dir_in_use(tmp_path):
     import sys
 
     from sft_recipes.quickstart import run_quickstart
-    from sft_recipes.run_lock import RunInUse
+    from sft_recipes.runtime.run_lock import RunInUse
 
     holder = subprocess.Popen(
-        [sys.executable, "-c", "import sys, time\nfrom sft_recipes.run_lock import run_lock\n"
+        [sys.executable, "-c", "import sys, time\nfrom sft_recipes.runtime.run_lock import run_lock\n"
          "with run_lock(sys.argv[1]):\n    print('held', flush=True)\n    time.sleep(120)\n", str(tmp_path)],
         stdout=subprocess.PIPE, text=True)
     try:

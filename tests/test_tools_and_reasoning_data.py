@@ -12,7 +12,7 @@ from template_families import family_tokenizer
 
 from sft_recipes.chat.masking import tokenize_dataset, trained_spans
 from sft_recipes.chat.template_info import describe_template
-from sft_recipes.config import DataArguments
+from sft_recipes.recipe import DataArguments
 from sft_recipes.conversation import Conversation
 from sft_recipes.data.formats import convert_records
 from sft_recipes.data.load import load_conversations

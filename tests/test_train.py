@@ -10,7 +10,7 @@ import pytest
 import torch
 from transformers import TrainerCallback
 
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 from sft_recipes.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -50,7 +50,7 @@ def tiny_recipe(tiny_model_dir, data_file, out, *extra, **values):
 
 
 def trained_logits(output_dir: Path, batch) -> torch.Tensor:
-    from sft_recipes.generate import load_for_inference
+    from sft_recipes.inference.loading import load_for_inference
 
     model, _ = load_for_inference(str(output_dir), merge=False)  # the saved adapter itself, not a merge of it
     with torch.no_grad():
@@ -168,7 +168,7 @@ def test_chatml_on_a_base_model_trains_new_tokens_and_stops(tmp_path, alpaca_fil
     from safetensors.torch import load_file
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from sft_recipes.generate import load_for_inference
+    from sft_recipes.inference.loading import load_for_inference
 
     corpus = [f"{q} {a}" for q, a in FACTS] * 30 + ["user assistant system"] * 30
     tokenizer = bpe_tokenizer(corpus, vocab_size=400, eos_token="<|endoftext|>", bos_token="<|endoftext|>")

@@ -67,7 +67,7 @@ def test_length_window_sampler_groups_tighter_than_transformers():
 
     from transformers.trainer_pt_utils import get_length_grouped_indices
 
-    from sft_recipes.trainer import LengthWindowSampler
+    from sft_recipes.train.trainer import LengthWindowSampler
 
     rng = random.Random(0)
     lengths = [31 + max(3, int(rng.gauss(30, 10))) for _ in range(256)]  # template + short Alpaca-style rows
@@ -89,7 +89,7 @@ def test_length_window_sampler_groups_tighter_than_transformers():
 
 
 def test_group_by_length_uses_the_window_sampler(tiny_model_dir, alpaca_file, tmp_path):  # noqa: F811
-    from sft_recipes.trainer import LengthWindowSampler
+    from sft_recipes.train.trainer import LengthWindowSampler
 
     recipe = tiny_recipe(tiny_model_dir, alpaca_file, tmp_path / "run", "--max_steps", "1",
                          "--train_sampling_strategy", "group_by_length")

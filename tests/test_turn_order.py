@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 
-from sft_recipes.config import DataArguments
+from sft_recipes.recipe import DataArguments
 from sft_recipes.data.load import load_conversations
 
 ENDS_ON_USER = "ends on a user turn that nothing answers"

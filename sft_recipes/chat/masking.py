@@ -26,7 +26,7 @@ from sft_recipes import SFTRecipesError
 from sft_recipes.chat.render import Renderer
 from sft_recipes.chat.template_info import TemplateInfo, describe_template, special_token_ids
 from sft_recipes.chat.turns import ConversationPlan, PlanReject, RowPlan, plan_conversation
-from sft_recipes.config import LENGTH_POLICIES, MULTI_TURN, TRAIN_ON
+from sft_recipes.recipe import LENGTH_POLICIES, MULTI_TURN, TRAIN_ON
 
 IGNORE_INDEX = -100
 # What each token of a row is, for the preview: untrained prompt text, a reply's answer, its reasoning (trained or
@@ -354,7 +354,7 @@ def verify_row(input_ids: list[int], labels: list[int], end_of_turn_ids: Iterabl
         return "a label differs from its input id"
     spans = trained_spans(labels)
     if not spans:
-        return "nothing to train: every label is -100"
+        return "nothing to train: every label is masked"
     if train_on != "all":
         eot = set(end_of_turn_ids)
         for a, b in spans:

@@ -155,7 +155,7 @@ def main(argv: list[str]) -> int:
 
     from rich.console import Console
 
-    from sft_recipes.config import load_recipe
+    from sft_recipes.recipe import load_recipe
     from sft_recipes.prepare import ensure_prepared
 
     parser = argparse.ArgumentParser(prog="sft-recipes preview", description="trained vs masked tokens, row by row")

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from sft_recipes import one_line
 from sft_recipes.chat.template_info import TemplateInfo, special_token_ids
 
 MARK_START, MARK_END = "\U0010fffe", "\U0010ffff"  # noncharacters: never part of real text
@@ -107,7 +108,7 @@ class Renderer:
                 marked, tools=marked_tools or None, tokenize=False, add_generation_prompt=add_generation_prompt,
                 **self.info.template_kwargs)
         except Exception as e:  # noqa: BLE001 - a template's raise_exception(...) about this conversation
-            raise RenderError(f"chat template failed: {' '.join(str(e).split())}") from None
+            raise RenderError(f"chat template failed: {one_line(e)}") from None
         return [_unmark(t) for t in texts]
 
     def generation_prompts(self, conversations: list[list[dict[str, Any]]], tools: list[dict] | None = None

@@ -125,7 +125,7 @@ def _spare_pad_token(tokenizer) -> str:
 
     An existing token other than EOS is preferred so that nothing comparing ids against pad_token_id can mistake
     the EOS for padding. Failing that, pad = EOS is safe here: labels come from our spans, never from pad
-    positions, and TRL's collator derives attention masks from lengths and pads labels with -100.
+    positions, and TRL's collator derives attention masks from lengths and pads labels with IGNORE_INDEX.
     """
     for candidate in (tokenizer.unk_token, tokenizer.bos_token):
         if candidate is not None and candidate != tokenizer.eos_token:

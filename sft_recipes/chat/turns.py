@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sft_recipes.chat.render import Rendered, RenderError, Renderer
-from sft_recipes.config import MULTI_TURN, TRAIN_ON
+from sft_recipes.recipe import MULTI_TURN, TRAIN_ON
 
 _INLINE_THINK = re.compile(r"^\s*<think>(.*?)</think>", re.DOTALL)
 

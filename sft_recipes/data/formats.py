@@ -40,7 +40,7 @@ from typing import Any, Callable
 from tqdm.auto import tqdm
 
 from sft_recipes.chat.templates import join_instruction_input
-from sft_recipes.config import FORMATS
+from sft_recipes.recipe import FORMATS
 from sft_recipes.conversation import ROLES, Message, MessageError, ToolCall
 from sft_recipes.data import Reject, make_reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord

@@ -12,7 +12,7 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from sft_recipes.config import EMBEDDED_COURT_DATA, DataArguments, DatasetSpec
+from sft_recipes.recipe import EMBEDDED_COURT_DATA, DataArguments, DatasetSpec
 from sft_recipes.data import Reject, reason_counts
 from sft_recipes.data.clean import clean_rows
 from sft_recipes.data.formats import add_system_prompt, convert_records

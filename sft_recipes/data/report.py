@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from sft_recipes.chat.masking import IGNORE_INDEX
 from sft_recipes.data.quality import percentiles
 
 PREFIX_WORDS = 4
@@ -23,7 +24,7 @@ def _user_text(row: dict) -> str:
 
 def token_stats(tokenized_rows: list[dict]) -> dict[str, Any]:
     total = [len(r["input_ids"]) for r in tokenized_rows]
-    trained = [sum(1 for x in r["labels"] if x != -100) for r in tokenized_rows]
+    trained = [sum(1 for x in r["labels"] if x != IGNORE_INDEX) for r in tokenized_rows]
     by_task: dict[str, list[int]] = defaultdict(list)
     for r, t in zip(tokenized_rows, trained):
         by_task[r.get("task") or "(none)"].append(t)
@@ -113,7 +114,7 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
         axes,
         (
             ("tokens per row (train)", [len(r["input_ids"]) for r in train_tok]),
-            ("trained (response) tokens per row", [sum(x != -100 for x in r["labels"]) for r in train_tok]),
+            ("trained (response) tokens per row", [sum(x != IGNORE_INDEX for x in r["labels"]) for r in train_tok]),
         ),
     ):
         ax.hist(values, bins=40, color="#4c72b0")
@@ -125,7 +126,7 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
 
     by_task: dict[str, list[int]] = defaultdict(list)
     for r in train_tok:
-        by_task[r.get("task") or "(none)"].append(sum(x != -100 for x in r["labels"]))
+        by_task[r.get("task") or "(none)"].append(sum(x != IGNORE_INDEX for x in r["labels"]))
     counts = Counter(r.get("task") or "(none)" for r in train_rows)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     names = sorted(by_task)

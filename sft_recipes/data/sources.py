@@ -23,7 +23,7 @@ import json
 from pathlib import Path
 from typing import Any, NamedTuple
 
-from sft_recipes import SFTRecipesError
+from sft_recipes import SFTRecipesError, first_line
 
 LOCAL_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet")
 
@@ -195,7 +195,7 @@ def _read_parquet(p: Path) -> list[SourceRecord]:
     try:
         rows = pq.read_table(p).to_pylist()
     except Exception as e:  # pyarrow raises several types for a corrupt file
-        raise DataSourceError(f"{p}: not a readable Parquet file ({_first_line(e)})") from None
+        raise DataSourceError(f"{p}: not a readable Parquet file ({first_line(e)})") from None
     return [SourceRecord(f"{p}:{i}", row) for i, row in enumerate(rows, start=1)]
 
 
@@ -209,7 +209,7 @@ def _read_saved_dataset(p: Path, path: str, split: str) -> list[SourceRecord]:
     try:
         ds = load_from_disk(str(p))
     except Exception as e:
-        raise DataSourceError(f"{path}: not a readable saved dataset ({_first_line(e)})") from None
+        raise DataSourceError(f"{path}: not a readable saved dataset ({first_line(e)})") from None
     if isinstance(ds, DatasetDict):
         if split not in ds:
             raise DataSourceError(f"{path}: no split {split!r} (available: {', '.join(ds)})")
@@ -223,7 +223,7 @@ def _read_with_load_dataset(path: str, name: str | None, split: str) -> list[Sou
     try:
         ds = load_dataset(path, name, split=split)
     except Exception as e:  # the Hub client raises many types (not found, offline, gated, bad split): one line each
-        raise DataSourceError(f"dataset {path!r}: could not load split {split!r} ({_first_line(e)})") from None
+        raise DataSourceError(f"dataset {path!r}: could not load split {split!r} ({first_line(e)})") from None
     return _dataset_records(ds, path, split)
 
 
@@ -234,7 +234,3 @@ def _dataset_records(ds: Any, path: str, split: str) -> list[SourceRecord]:
 def _json_type(obj: Any) -> str:
     return {list: "an array", str: "a string", bool: "a boolean", type(None): "null"}.get(type(obj), "a number")
 
-
-def _first_line(e: Exception) -> str:
-    text = str(e).strip() or type(e).__name__
-    return text.splitlines()[0]

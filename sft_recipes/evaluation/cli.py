@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 from sft_recipes.evaluation.compare import (
     EvalDataError,
     compare_models,

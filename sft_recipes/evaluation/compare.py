@@ -22,8 +22,9 @@ from typing import Any, Sequence
 from sft_recipes import SFTRecipesError
 from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import format_overfitting, score_rows
-from sft_recipes.generate import generate, load_for_inference, load_inference_tokenizer
-from sft_recipes.jsonl import iter_jsonl
+from sft_recipes.inference.generate import generate
+from sft_recipes.inference.loading import load_for_inference, load_inference_tokenizer
+from sft_recipes.data.jsonl import iter_jsonl
 
 GENERATIONS_FILE = "generations.jsonl"
 METRICS_FILE = "metrics.json"

@@ -1,4 +1,4 @@
-"""Held-out loss and perplexity on a tokenized split (``input_ids`` + ``labels``, -100 = not trained).
+"""Held-out loss and perplexity on a tokenized split (``input_ids`` + ``labels``, IGNORE_INDEX = not trained).
 
 The loss is the mean negative log-likelihood over every trained token of the split: summed over all
 batches, then divided once by the number of trained tokens. Averaging per-batch means instead would
@@ -13,8 +13,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Sequence
 
 from sft_recipes import SFTRecipesError
+from sft_recipes.chat.masking import IGNORE_INDEX
 
-IGNORE_INDEX = -100
 
 
 class HeldoutError(SFTRecipesError):
@@ -51,7 +51,7 @@ def _rows(split) -> list[dict[str, list[int]]]:
 def _groups(rows, share_prefixes: bool) -> tuple[list[tuple[int, list[int]]], list[int]]:
     """Rows sharing a long opening (one document, several questions), with the shared part cut before the first
     position that predicts a trained token, so every scored position runs outside the cache."""
-    from sft_recipes.prefix_cache import shared_prefix_groups
+    from sft_recipes.inference.prefix_cache import shared_prefix_groups
 
     if not share_prefixes:
         return [], list(range(len(rows)))
@@ -91,7 +91,7 @@ def heldout_loss(
     from tqdm.auto import tqdm
 
     from sft_recipes.chat.masking import next_token_targets
-    from sft_recipes.prefix_cache import PrefixCaches, prefix_batches
+    from sft_recipes.inference.prefix_cache import PrefixCaches, prefix_batches
 
     rows = _rows(split)
     if not rows:
@@ -144,6 +144,6 @@ def heldout_loss(
     finally:
         model.train(was_training)
     if total_tokens == 0:
-        raise HeldoutError("no trained tokens in the split (every label is -100): nothing to score")
+        raise HeldoutError("no trained tokens in the split (every label is masked): nothing to score")
     loss = total_nll / total_tokens
     return HeldoutResult(loss=loss, perplexity=math.exp(loss), tokens=total_tokens, examples=len(rows))

@@ -150,12 +150,8 @@ def recipe_prompts(recipe) -> list[dict[str, Any]]:
 
 def _answers(model_path: str | None, prompts: list, max_new_tokens: int, batch_size: int, raw: bool,
              desc: str) -> tuple[list[str], list[int], Any]:
-    from sft_recipes.generate import (
-        cut_at_stop_strings,
-        generate_token_ids,
-        load_for_inference,
-        template_stop_strings,
-    )
+    from sft_recipes.inference.generate import cut_at_stop_strings, generate_token_ids, template_stop_strings
+    from sft_recipes.inference.loading import load_for_inference
 
     model, tokenizer = load_for_inference(model_path)
     if not raw and not tokenizer.chat_template:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from sft_recipes.config import load_recipe
+from sft_recipes.recipe import load_recipe
 from sft_recipes.experiments import ExperimentError
 
 EXPERIMENTS = {

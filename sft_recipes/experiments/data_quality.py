@@ -25,7 +25,7 @@ from sft_recipes.data.quality import (
 def run_data_quality(recipe, out_dir: str | Path | None = None, *, threshold: float = NEAR_DUP_THRESHOLD,
                      title: str | None = None) -> dict[str, Any]:
     from sft_recipes.data.load import load_conversations
-    from sft_recipes.models import load_tokenizer
+    from sft_recipes.inference.models import load_tokenizer
 
     loaded = load_conversations(recipe.data, recipe.training.seed)
     tokenizer = load_tokenizer(recipe.model.model_name_or_path)

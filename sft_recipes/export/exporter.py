@@ -28,7 +28,7 @@ from sft_recipes.export.run_dir import (
 )
 from sft_recipes.chat.template_info import stop_token_ids, template_info_for
 from sft_recipes.export.stop_tokens import generation_config_for
-from sft_recipes.models import EMBEDDED_HUB_ID, ResolvedModel, resolve_model
+from sft_recipes.inference.models import EMBEDDED_HUB_ID, ResolvedModel, resolve_model
 
 FULL_MODEL_FILES = ("config.json", "*.safetensors", "*.safetensors.index.json")
 

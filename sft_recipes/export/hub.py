@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from sft_recipes import first_line
 from sft_recipes.export.errors import HubPushError
 
 
@@ -22,7 +23,7 @@ def check_can_push(repo_id: str, token: str | None = None) -> str:
     try:
         validate_repo_id(repo_id)
     except HFValidationError as e:
-        raise HubPushError(f"invalid Hub repository id {repo_id!r}: {_first_line(e)}") from None
+        raise HubPushError(f"invalid Hub repository id {repo_id!r}: {first_line(e)}") from None
     if constants.HF_HUB_OFFLINE:
         raise HubPushError("cannot push to the Hub: offline mode is on (unset HF_HUB_OFFLINE)")
     token = token or get_token()
@@ -57,11 +58,7 @@ def push_folder(
         )
     except Exception as e:  # HTTP errors, refused connections, rejected metadata: all end the push the same way
         said = getattr(e, "server_message", None)
-        detail = f" (server: {_first_line(said)})" if said else ""
-        raise HubPushError(f"push to {repo_id} failed: {_first_line(e)}{detail}") from None
+        detail = f" (server: {first_line(said)})" if said else ""
+        raise HubPushError(f"push to {repo_id} failed: {first_line(e)}{detail}") from None
     return info.commit_url
 
-
-def _first_line(e: BaseException | str) -> str:
-    text = str(e).strip()
-    return text.splitlines()[0] if text else type(e).__name__

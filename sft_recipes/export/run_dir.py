@@ -11,9 +11,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sft_recipes.config import read_yaml_mapping
+from sft_recipes.recipe import read_yaml_mapping
 from sft_recipes.export.errors import ExportError
-from sft_recipes.jsonl import iter_jsonl
+from sft_recipes.data.jsonl import iter_jsonl
 
 ADAPTER_WEIGHTS = "adapter_model.safetensors"
 ADAPTER_CONFIG = "adapter_config.json"

@@ -13,7 +13,7 @@ import time
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from sft_recipes import SFTRecipesError
+from sft_recipes import SFTRecipesError, one_line
 
 
 class JudgeBackendError(SFTRecipesError):
@@ -140,9 +140,9 @@ class OpenAIBackend:
             raise TransportError(f"{type(e).__name__}: HTTP {e.status_code}: {server_reason(e)}",
                                  requests=self._sent.n, deterministic=deterministic) from None
         except openai.APIError as e:
-            raise TransportError(f"{type(e).__name__}: {_one_line(e)}", requests=self._sent.n) from None
+            raise TransportError(f"{type(e).__name__}: {one_line(e, 300)}", requests=self._sent.n) from None
         except ValueError as e:  # a 200 whose body is not a chat completion
-            raise TransportError(f"unreadable reply from {self.base_url}: {_one_line(e)}", requests=self._sent.n) from None
+            raise TransportError(f"unreadable reply from {self.base_url}: {one_line(e, 300)}", requests=self._sent.n) from None
         latency = time.perf_counter() - start
         if not getattr(response, "choices", None):
             raise TransportError(f"reply from {self.base_url} has no choices", requests=self._sent.n)
@@ -176,7 +176,7 @@ class LocalBackend:
             self._tokenizer = AutoTokenizer.from_pretrained(self.model)
             self._model = AutoModelForCausalLM.from_pretrained(self.model).to(device).eval()
         except OSError as e:
-            raise JudgeBackendError(f"cannot load local judge model {self.model}: {_one_line(e)}") from None
+            raise JudgeBackendError(f"cannot load local judge model {self.model}: {one_line(e, 300)}") from None
         if not self._tokenizer.chat_template:
             raise JudgeBackendError(f"local judge model {self.model} has no chat template")
         self._lock = threading.Lock()
@@ -190,7 +190,7 @@ class LocalBackend:
         judged answers stays text) and stopped where the template's turn ends (chat/template_info.py)."""
         import torch
 
-        from sft_recipes.generate import encode_prompt, stop_token_ids
+        from sft_recipes.inference.generate import encode_prompt, stop_token_ids
 
         start = time.perf_counter()
         with self._lock:
@@ -227,14 +227,11 @@ def server_reason(e: Any) -> str:
             if isinstance(value, dict):
                 value = value.get("message") or value.get("detail")
             if isinstance(value, (str, list)) and value:
-                return _one_line(value if isinstance(value, str) else "; ".join(map(str, value)))
+                return one_line(value if isinstance(value, str) else "; ".join(map(str, value)))
     response = getattr(e, "response", None)
     text = getattr(response, "text", "") if response is not None else ""
-    return _one_line(text or str(body or "") or str(e))
+    return one_line(text or str(body or "") or str(e))
 
-
-def _one_line(e: Any) -> str:
-    return " ".join(str(e).split())[:300]
 
 
 @dataclass

@@ -103,7 +103,7 @@ class WinRateCallback(TrainerCallback):
         return answers
 
     def _generate(self, model) -> list[str]:
-        from sft_recipes.generate import generate
+        from sft_recipes.inference.generate import generate
 
         tokenizer = self.trainer.processing_class
         was_training = model.training

@@ -10,6 +10,7 @@ import threading
 import time
 from typing import Any
 
+from sft_recipes import one_line
 from sft_recipes.evaluation.judge.backends import Completion, JudgeBackendError, TransportError
 
 
@@ -36,7 +37,7 @@ class LlamaCppBackend:
         try:
             self._llm = Llama(model_path=self.model, n_ctx=context, seed=seed, n_threads=threads, verbose=False)
         except (ValueError, RuntimeError) as e:
-            raise JudgeBackendError(f"cannot load GGUF judge model {path}: {' '.join(str(e).split())}") from None
+            raise JudgeBackendError(f"cannot load GGUF judge model {path}: {one_line(e)}") from None
         self._lock = threading.Lock()
 
     @property
@@ -50,7 +51,7 @@ class LlamaCppBackend:
                 out = self._llm.create_chat_completion(messages=messages, temperature=0.0, top_k=1,
                                                        max_tokens=self.max_tokens, seed=self.seed)
             except ValueError as e:  # e.g. the prompt does not fit the context window: the same every time
-                raise TransportError(f"llama-cpp: {' '.join(str(e).split())}", deterministic=True) from None
+                raise TransportError(f"llama-cpp: {one_line(e)}", deterministic=True) from None
         choice = out["choices"][0]
         usage = out.get("usage") or {}
         return Completion(

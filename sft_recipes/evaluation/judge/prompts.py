@@ -1,4 +1,4 @@
-"""Judge prompts: versioned files under ``sft_recipes/prompts/judge/``, rendered into chat messages.
+"""Judge prompts: versioned files under ``evaluation/judge/prompt_files/``, rendered into chat messages.
 
 A prompt file is a YAML header (id, mode, scale, reference, system, verdict_only) and a template with ``{question}``,
 ``{answer}`` / ``{answer_a}`` ``{answer_b}`` and ``{reference}`` placeholders. Every judgment records the
@@ -21,9 +21,9 @@ from pathlib import Path
 
 import yaml
 
-from sft_recipes import SFTRecipesError
+from sft_recipes import SFTRecipesError, one_line
 
-PROMPT_DIR = Path(__file__).resolve().parents[2] / "prompts" / "judge"
+PROMPT_DIR = Path(__file__).resolve().parent / "prompt_files"
 SCALES = {"0-100": (0.0, 100.0), "1-10": (1.0, 10.0)}
 PLACEHOLDER = re.compile(r"\{(question|answer|answer_a|answer_b|reference)\}")
 
@@ -132,7 +132,7 @@ def _split_header(raw: str, path: Path) -> tuple[dict, str]:
     try:
         header = yaml.safe_load(raw[4:end]) or {}
     except yaml.YAMLError as e:
-        raise JudgePromptError(f"{path}: invalid YAML header: {' '.join(str(e).split())}") from None
+        raise JudgePromptError(f"{path}: invalid YAML header: {one_line(e)}") from None
     if not isinstance(header, dict):
         raise JudgePromptError(f"{path}: the header must be a mapping")
     return header, raw[end + 5 :]

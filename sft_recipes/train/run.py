@@ -18,8 +18,8 @@ from typing import Any
 import yaml
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.config import Recipe, load_recipe
-from sft_recipes.methods import (
+from sft_recipes.recipe import Recipe, load_recipe
+from sft_recipes.train.methods import (
     check_method,
     lora_config,
     method_name,
@@ -42,7 +42,7 @@ class TrainResult:
 def resolve_resume(output_dir: Path, requested: str | None, say=print) -> str | None:
     """``resume_from_checkpoint``: a path, "latest"/None (the newest complete checkpoint in output_dir, if any;
     newer broken ones are skipped and named), or "no"."""
-    from sft_recipes.checkpoints import checkpoint_problem, latest_complete_checkpoint
+    from sft_recipes.train.checkpoints import checkpoint_problem, latest_complete_checkpoint
 
     if requested is not None and str(requested).lower() in NO_RESUME:
         return None
@@ -65,7 +65,7 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
     from accelerate import PartialState
 
     from sft_recipes.chat.template_info import stop_token_ids
-    from sft_recipes.models import load_model
+    from sft_recipes.inference.models import load_model
 
     dtype = torch_dtype(recipe.model, recipe.training)
     quant = quantization_config(recipe.model, compute_dtype=dtype)
@@ -89,8 +89,8 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
 
 
 def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
-    from sft_recipes.run_log import MetricsLogger
-    from sft_recipes.trainer import SFTRecipesTrainer
+    from sft_recipes.train.run_log import MetricsLogger
+    from sft_recipes.train.trainer import SFTRecipesTrainer
 
     model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids, prepared.template)
     peft_config = lora_config(recipe.model, prepared.new_token_ids, model)
@@ -129,9 +129,9 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
     and ends as if never interrupted. OS errors on the run's folders end it with one line (os_errors.py)."""
     from accelerate import PartialState
 
-    from sft_recipes.os_errors import one_line_os_errors
+    from sft_recipes.runtime.os_errors import one_line_os_errors
     from sft_recipes.prepare import run_paths
-    from sft_recipes.run_lock import run_lock_on_main_process
+    from sft_recipes.runtime.run_lock import run_lock_on_main_process
 
     check_method(recipe.model, recipe.training)
     output_dir = Path(recipe.training.output_dir)
@@ -144,11 +144,11 @@ def train(recipe: Recipe, callbacks: list | None = None) -> TrainResult:
 def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say) -> TrainResult:
     from accelerate import PartialState
 
-    from sft_recipes.checkpoints import clear_staging
-    from sft_recipes.cpu_threads import warn_if_oversubscribed
+    from sft_recipes.train.checkpoints import clear_staging
+    from sft_recipes.runtime.cpu_threads import warn_if_oversubscribed
     from sft_recipes.evaluation.judge.callback import add_win_rate_callback
     from sft_recipes.prepare import ensure_prepared
-    from sft_recipes.run_log import plot_training_curves, write_summary
+    from sft_recipes.train.run_log import plot_training_curves, write_summary
 
     if PartialState().is_main_process:
         for name in clear_staging(output_dir):
@@ -184,7 +184,7 @@ def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say)
 
 
 def _summary(recipe, prepared, trainer, eval_metrics, resume) -> dict[str, Any]:
-    from sft_recipes.models import resolve_model
+    from sft_recipes.inference.models import resolve_model
 
     state = trainer.state
     logs = [h for h in state.log_history if "loss" in h]

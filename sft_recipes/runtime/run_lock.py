@@ -37,7 +37,7 @@ class RunInUse(SFTRecipesError):
 def run_lock(output_dir: str | Path, say=print) -> Iterator[None]:
     """Hold the output directory's lock (re-entrant within one process), or raise RunInUse naming the holder
     (RunPathError when the folder cannot be written at all: read-only, no permission)."""
-    from sft_recipes.os_errors import check_writable
+    from sft_recipes.runtime.os_errors import check_writable
 
     path = Path(output_dir) / LOCK_FILE
     key = str(path.resolve())

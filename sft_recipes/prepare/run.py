@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from sft_recipes import SFTRecipesError, __version__
-from sft_recipes.config import Recipe, load_recipe
+from sft_recipes.recipe import Recipe, load_recipe
 
 SPLITS = ("train", "validation", "test")
 META = "prepared.json"
@@ -105,7 +105,7 @@ def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
 def _run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
     from sft_recipes.chat.templates import setup_chat_template
     from sft_recipes.data.load import load_conversations
-    from sft_recipes.models import load_tokenizer
+    from sft_recipes.inference.models import load_tokenizer
 
     t0 = time.perf_counter()
     tokenizer = load_tokenizer(recipe.model.model_name_or_path)
@@ -234,7 +234,7 @@ def _print_summary(report: dict[str, Any], tokenized: _Tokenized, out: Path) -> 
 
 
 def _prepare_lock(directory: Path):
-    from sft_recipes.run_lock import waiting_lock
+    from sft_recipes.runtime.run_lock import waiting_lock
 
     directory.parent.mkdir(parents=True, exist_ok=True)
     return waiting_lock(directory.with_name(directory.name + ".lock"), f"preparing data into {directory}")
@@ -287,8 +287,8 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--config", help="recipe YAML (default: the embedded quickstart setup)")
     args, overrides = parser.parse_known_args(argv)
     recipe = load_recipe(args.config, overrides)
-    from sft_recipes.os_errors import one_line_os_errors
-    from sft_recipes.run_lock import run_lock
+    from sft_recipes.runtime.os_errors import one_line_os_errors
+    from sft_recipes.runtime.run_lock import run_lock
 
     with one_line_os_errors(run_paths(recipe)), run_lock(recipe.training.output_dir):
         run_prepare(recipe)

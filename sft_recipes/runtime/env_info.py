@@ -12,7 +12,7 @@ def collect() -> dict[str, object]:
     import torch
 
     from sft_recipes import __version__
-    from sft_recipes.models import embedded_state
+    from sft_recipes.inference.models import embedded_state
 
     versions = {}
     for pkg in PACKAGES:

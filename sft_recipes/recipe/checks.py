@@ -1,6 +1,6 @@
 """Value checks on a loaded recipe, run before any data is read or any model is loaded.
 
-Types and enum values are checked while the YAML is read (config.py), and transformers checks a few ranges itself
+Types and enum values are checked while the YAML is read (parse.py), and transformers checks a few ranges itself
 (warmup_steps, logging_steps); this module checks the other ranges: counts that must be positive, fractions, rates.
 TRL and transformers accept many nonsensical values silently (``max_steps: -5`` trains the default epochs,
 ``lora_r: 0`` fails only inside peft after the data is prepared and the model loaded); here each one is one line
@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from sft_recipes.config import Recipe, RecipeError
+from sft_recipes.recipe.arguments import RecipeError
+from sft_recipes.recipe.recipe import Recipe
 
 Rule = tuple[str, Callable[[Any], bool], str]  # key, accepts(value), what is allowed
 
@@ -50,36 +51,40 @@ EVAL_RULES: list[Rule] = [
 
 
 def validate_recipe(recipe: Recipe) -> None:
-    """Raise RecipeError (one line) for the first value out of range."""
+    """Raise RecipeError for the values out of range: one line each, all of them at once."""
+    errors: list[str] = []
     for section, rules in (("model", MODEL_RULES), ("training", TRAINING_RULES), ("data", DATA_RULES),
                            ("eval", EVAL_RULES)):
-        _apply(getattr(recipe, section), rules)
+        errors += _apply(getattr(recipe, section), rules)
     training, data, evaluation = recipe.training, recipe.data, recipe.eval
     if evaluation.eval_do_sample and not evaluation.eval_temperature > 0:
-        raise RecipeError(f"eval_temperature must be > 0 when eval_do_sample is on, got "
-                          f"{_show(evaluation.eval_temperature)}")
+        errors.append(f"eval_temperature must be > 0 when eval_do_sample is on, got "
+                      f"{_show(evaluation.eval_temperature)}")
     if training.max_steps == -1 and not training.num_train_epochs > 0:
-        raise RecipeError(f"num_train_epochs must be > 0 (or set max_steps), got {_show(training.num_train_epochs)}")
-    if data.validation_size + data.test_size >= 1:
-        raise RecipeError(
-            f"validation_size + test_size must leave rows for training (< 1), got "
-            f"{_show(data.validation_size)} + {_show(data.test_size)}"
-        )
+        errors.append(f"num_train_epochs must be > 0 (or set max_steps), got {_show(training.num_train_epochs)}")
+    fractions_ok = 0 <= data.validation_size < 1 and 0 <= data.test_size < 1
+    if fractions_ok and data.validation_size + data.test_size >= 1:
+        errors.append(f"validation_size + test_size must leave rows for training (< 1), got "
+                      f"{_show(data.validation_size)} + {_show(data.test_size)}")
     for spec in data.dataset_specs:
         if spec.max_samples is not None and spec.max_samples < 1:
-            raise RecipeError(f"dataset {spec.path!r}: max_samples must be >= 1, got {spec.max_samples}")
+            errors.append(f"dataset {spec.path!r}: max_samples must be >= 1, got {spec.max_samples}")
+    if errors:
+        raise RecipeError("\n".join(errors))
 
 
-def _apply(section: Any, rules: list[Rule]) -> None:
+def _apply(section: Any, rules: list[Rule]) -> list[str]:
+    errors = []
     for key, accepts, allowed in rules:
         if not hasattr(section, key):
             continue
         value = getattr(section, key)
         if isinstance(value, bool) or not isinstance(value, (int, float)):
-            continue  # null (where allowed) or a type config.py already checked
+            continue  # null (where allowed) or a type parse.py already checked
         if not accepts(value):
             separator = " " if allowed.endswith(";") else ", "
-            raise RecipeError(f"{key} {allowed}{separator}got {_show(value)}")
+            errors.append(f"{key} {allowed}{separator}got {_show(value)}")
+    return errors
 
 
 def _show(value: Any) -> str:

@@ -27,7 +27,7 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from sft_recipes.checkpoints import STAGING, TRAINER_STATE, publish
+from sft_recipes.train.checkpoints import STAGING, TRAINER_STATE, publish
 
 RUN_TOTALS = "run_totals.json"
 
@@ -80,7 +80,7 @@ class ResumableTrainerMixin:
 
     def train(self, resume_from_checkpoint=None, trial=None, ignore_keys_for_eval=None):
         if resume_from_checkpoint is True:  # transformers would take the highest checkpoint-N, broken or not
-            from sft_recipes.checkpoints import latest_complete_checkpoint
+            from sft_recipes.train.checkpoints import latest_complete_checkpoint
 
             found, _ = latest_complete_checkpoint(Path(self.args.output_dir))
             if found is None:

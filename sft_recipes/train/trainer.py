@@ -30,7 +30,7 @@ from torch.utils.data import Sampler
 from trl import SFTTrainer
 
 from sft_recipes.chat.masking import next_token_targets
-from sft_recipes.resume import ResumableTrainerMixin
+from sft_recipes.train.resume import ResumableTrainerMixin
 
 WINDOW_BATCHES = 50
 

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from filelock import FileLock
 
-from sft_recipes import SFTRecipesError
+from sft_recipes import SFTRecipesError, first_line
 
 EMBEDDED = "embedded"
 EMBEDDED_ALIASES = {EMBEDDED, "embedded:smollm2-135m-instruct", "smollm2-135m-instruct"}
@@ -198,7 +198,7 @@ def load_tokenizer(name: str | None, **kwargs):
     try:
         return AutoTokenizer.from_pretrained(resolved.path, **kwargs)
     except OSError as e:
-        raise ModelNotFound(_first_line(f"cannot load tokenizer for {name!r}: {e}")) from None
+        raise ModelNotFound(first_line(f"cannot load tokenizer for {name!r}: {e}")) from None
 
 
 def load_model(name: str | None, dtype=None, **kwargs):
@@ -210,8 +210,5 @@ def load_model(name: str | None, dtype=None, **kwargs):
     try:
         return AutoModelForCausalLM.from_pretrained(resolved.path, dtype=dtype or torch.float32, **kwargs)
     except OSError as e:
-        raise ModelNotFound(_first_line(f"cannot load model {name!r}: {e}")) from None
+        raise ModelNotFound(first_line(f"cannot load model {name!r}: {e}")) from None
 
-
-def _first_line(text: str) -> str:
-    return text.strip().splitlines()[0]
