@@ -171,7 +171,6 @@ class EvalArguments:
 
 
 SECTIONS = ("model", "data", "training", "eval")
-CPU_TOKENS_WITHOUT_CHECKPOINTING = 4096  # batch size x max_length above which CPU runs recompute activations
 
 
 @dataclass
@@ -181,6 +180,8 @@ class Recipe:
     training: Any  # trl.SFTConfig
     eval: EvalArguments
     source: str | None = None  # the YAML file it came from
+    # neither activation_checkpointing nor gradient_checkpointing set: decided per batch (checkpointing_policy.py)
+    activation_checkpointing_auto: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as one flat mapping (what a run directory saves as recipe.yaml)."""
@@ -289,6 +290,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     classes = section_classes()
     training = per_section["training"]
     training.setdefault("output_dir", "runs/" + (Path(path).stem if path else "recipe"))
+    checkpointing_auto = "activation_checkpointing" not in training and "gradient_checkpointing" not in training
     _apply_hardware_defaults(training)
     built = {}
     for section in SECTIONS:
@@ -298,7 +300,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
             if isinstance(e, SFTRecipesError):
                 raise
             raise RecipeError(f"invalid {section} settings: {_one_line(e)}") from None
-    recipe = Recipe(**built, source=str(path) if path else None)
+    recipe = Recipe(**built, source=str(path) if path else None, activation_checkpointing_auto=checkpointing_auto)
     from sft_recipes.recipe_checks import validate_recipe
 
     validate_recipe(recipe)
@@ -338,13 +340,7 @@ def _apply_hardware_defaults(training: dict[str, Any]) -> None:
         training["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     training.setdefault("report_to", "none")
     training.setdefault("logging_steps", 1)
-    # On CPU, recomputing activations costs about a third more time; only batches of many tokens need the memory
-    # (a batch of 8 x 900 tokens of a 135M model takes 18 GB without it). TRL's own default is on.
-    if not torch.cuda.is_available() and "activation_checkpointing" not in training \
-            and "gradient_checkpointing" not in training:
-        max_length = training.get("max_length", 1024) or 1024
-        tokens_per_batch = training.get("per_device_train_batch_size", 8) * max_length
-        training["activation_checkpointing"] = tokens_per_batch > CPU_TOKENS_WITHOUT_CHECKPOINTING
+    # Activation checkpointing left unset is decided per batch from its tokens (checkpointing_policy.py).
 
 
 def _parse_overrides(argv: list[str], index: dict[str, tuple[str, dataclasses.Field]]) -> dict[str, Any]:
