@@ -292,6 +292,9 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     training.setdefault("output_dir", "runs/" + (Path(path).stem if path else "recipe"))
     checkpointing_auto = "activation_checkpointing" not in training and "gradient_checkpointing" not in training
     _apply_hardware_defaults(training)
+    from sft_recipes.gpu_defaults import apply_gpu_defaults
+
+    apply_gpu_defaults(per_section["model"], training)
     built = {}
     for section in SECTIONS:
         try:

@@ -236,6 +236,8 @@ def _summary(recipe, prepared, trainer, eval_metrics, resume) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "total_parameters": total,
         "resumed_from": resume,
+        "attention": trainer.model.config._attn_implementation,
+        "activation_checkpointing": checkpointing_summary(trainer),
         "chat_template": prepared.template.name,
         "end_of_turn": prepared.template.end_of_turn,
         "new_token_ids": prepared.new_token_ids,
@@ -246,6 +248,13 @@ def _summary(recipe, prepared, trainer, eval_metrics, resume) -> dict[str, Any]:
         if "eval_mean_token_accuracy" in eval_metrics:
             summary["eval_mean_token_accuracy"] = eval_metrics["eval_mean_token_accuracy"]
     return summary
+
+
+def checkpointing_summary(trainer) -> str:
+    policy = trainer.checkpointing
+    if policy is None:
+        return "every layer" if trainer.args.activation_checkpointing else "off"
+    return f"per batch: {policy.steps_checkpointed} of {policy.steps} batches checkpointed"
 
 
 def main(argv: list[str]) -> int:
