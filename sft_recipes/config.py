@@ -336,9 +336,9 @@ def _apply_hardware_defaults(training: dict[str, Any]) -> None:
         getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
     )
     if not has_accelerator:
-        # Without use_cpu, transformers sets up a non-distributed state on a CPU-only machine, so every rank of a
-        # torchrun job would believe it is the main process.
-        training.setdefault("use_cpu", True)
+        from sft_recipes.cpu_launch import apply_cpu_launch_defaults
+
+        apply_cpu_launch_defaults(training)  # use_cpu for torchrun, gloo for DeepSpeed, FSDP refused
     if "bf16" not in training and "fp16" not in training:
         training["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     training.setdefault("report_to", "none")
