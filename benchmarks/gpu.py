@@ -100,24 +100,6 @@ def job_for(p: Planned, work: Path) -> GpuJob:
                   packed_rows_per_step=max(1, p.tokens_per_step // p.seq), warmup=p.warmup, steps=p.steps)
 
 
-def write_model(name: str, out: Path, tiny: bool) -> float:
-    """Random weights of the published shape (bf16) and a word-level tokenizer, saved once; seconds taken."""
-    import torch
-    from transformers import AutoModelForCausalLM
-
-    if (out / "config.json").is_file():
-        return 0.0
-    start = time.perf_counter()
-    config = gpu_data.model_config(name, tiny)
-    torch.manual_seed(0)
-    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
-        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
-    model.save_pretrained(out)
-    gpu_data.word_tokenizer(config.vocab_size).save_pretrained(out)
-    del model
-    return time.perf_counter() - start
-
-
 def write_rows(model: str, seq: int, steps: int, rows_per_step: int, out: Path, tiny: bool) -> None:
     from datasets import Dataset
 
@@ -129,15 +111,14 @@ def write_rows(model: str, seq: int, steps: int, rows_per_step: int, out: Path, 
 
 
 def run_job(job: GpuJob, work: Path, in_process: bool) -> dict[str, Any]:
-    name = f"{job.model}/{job.method}/{job.contender}" if job.kind == "train" else f"{job.model}/checks"
+    name = f"{job.model}/{job.method}/{job.contender}" if job.kind == "train" else f"{job.model}/{job.kind}"
     print(f"[gpu] {name} ...", flush=True)
     start = time.perf_counter()
     try:
         if in_process:
-            from benchmarks.gpu_checks import run_checks
-            from benchmarks.gpu_runs import run_train
+            from benchmarks.gpu_runs import run_kind
 
-            result = {"job": asdict(job), **(run_checks(job) if job.kind == "checks" else run_train(job))}
+            result = {"job": asdict(job), **run_kind(job)}
         else:
             result = _child(job, work, name.replace("/", "-"))
     except Exception as e:  # e.g. out of memory: reported, the other runs go on
@@ -165,6 +146,8 @@ def _one_line(r: dict[str, Any]) -> str:
         return "FAILED " + r["error"]
     if "tokens_per_s" in r:
         return f"{r['tokens_per_s']:,.0f} tokens/s, peak {r.get('peak_allocated_gb', '-')} GB"
+    if "seconds" in r:
+        return f"written in {r['seconds']:.0f} s"
     return "passed" if r.get("passed") else "FAILED"
 
 
@@ -188,7 +171,9 @@ def main(argv=None) -> int:
     results: dict[str, Any] = {"runs": {}, "setup_seconds": {}}
     try:
         for model in sorted({p.model for p in plan} | ({CHECK_MODEL} if with_checks else set())):
-            results["setup_seconds"][model] = round(write_model(model, work / "models" / model, args.tiny), 1)
+            job = GpuJob(kind="write", model=model, model_dir=str(work / "models" / model), data_dir="",
+                         output_dir="", tiny=args.tiny)
+            results["setup_seconds"][model] = run_job(job, work, args.in_process).get("seconds")
         if with_checks:
             job = GpuJob(kind="checks", model=CHECK_MODEL, model_dir=str(work / "models" / CHECK_MODEL),
                          data_dir="", output_dir=str(work / "runs" / "checks"))

@@ -25,7 +25,7 @@ def _device_and_dtype():
 
 def packed_vs_padded(job) -> dict[str, Any]:
     import torch
-    from transformers import AutoModelForCausalLM
+    from transformers import AutoConfig, AutoModelForCausalLM
     from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
 
     from benchmarks.gpu_data import synthetic_rows
@@ -35,7 +35,7 @@ def packed_vs_padded(job) -> dict[str, Any]:
     device, dtype = _device_and_dtype()
     packed_attention = ("flash_attention_2" if device == "cuda" and flash_attention_installed()
                         else "sdpa" if device == "cuda" else register())
-    vocab = AutoModelForCausalLM.from_pretrained(job.model_dir, dtype=dtype).config.vocab_size
+    vocab = AutoConfig.from_pretrained(job.model_dir).vocab_size
     rows = synthetic_rows(8, vocab, 768, seed=11)
     losses = {}
     for name, attention, padding_free in (("padded", "sdpa", False), ("packed", packed_attention, True)):

@@ -46,6 +46,26 @@ def build_on_meta(name: str):
         return AutoModelForCausalLM.from_config(model_config(name), dtype=torch.bfloat16)
 
 
+def write_model(name: str, out: Path, tiny: bool = False) -> float:
+    """Random bf16 weights of the published shape (made on the GPU when there is one) and a word-level tokenizer,
+    saved once into ``out``; returns the seconds taken."""
+    import time
+
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    if (out / "config.json").is_file():
+        return 0.0
+    start = time.perf_counter()
+    config = model_config(name, tiny)
+    torch.manual_seed(0)
+    with torch.device("cuda" if torch.cuda.is_available() else "cpu"):
+        model = AutoModelForCausalLM.from_config(config, dtype=torch.bfloat16)
+    model.save_pretrained(out)
+    word_tokenizer(config.vocab_size).save_pretrained(out)
+    return time.perf_counter() - start
+
+
 def word_tokenizer(vocab_size: int):
     """A word-level tokenizer over ``vocab_size`` ids (``<pad>``, ``<eos>``, ``<unk>``, then ``t3``, ``t4``, ...)."""
     from tokenizers import Tokenizer, models, pre_tokenizers

@@ -33,7 +33,7 @@ LORA = {"lora_r": 16, "lora_alpha": 32, "lora_dropout": 0.0}
 
 @dataclass
 class GpuJob:
-    kind: str  # "train" | "checks"
+    kind: str  # "train" | "checks" | "write" (the shape's random weights)
     model: str  # a benchmarks/gpu_models name
     model_dir: str  # random weights + tokenizer, saved by gpu.py
     data_dir: str  # the rows (datasets.Dataset on disk: input_ids, labels)
@@ -46,6 +46,7 @@ class GpuJob:
     warmup: int = 3
     steps: int = 10
     learning_rate: float = 1e-4
+    tiny: bool = False  # the 2-layer version of the shape (CPU tests)
 
 
 class StepClock:
@@ -212,16 +213,23 @@ def run_train(job: GpuJob) -> dict[str, Any]:
     return out
 
 
-def main(argv: list[str]) -> int:
-    job_path, result_path = argv
-    job = GpuJob(**json.loads(Path(job_path).read_text()))
+def run_kind(job: GpuJob) -> dict[str, Any]:
+    """``write`` the model's random weights, run the ``checks``, or ``train`` one contender."""
+    if job.kind == "write":
+        from benchmarks.gpu_data import write_model
+
+        return {"seconds": round(write_model(job.model, Path(job.model_dir), tiny=job.tiny), 1)}
     if job.kind == "checks":
         from benchmarks.gpu_checks import run_checks
 
-        result = run_checks(job)
-    else:
-        result = run_train(job)
-    Path(result_path).write_text(json.dumps({"job": asdict(job), **result}, indent=2))
+        return run_checks(job)
+    return run_train(job)
+
+
+def main(argv: list[str]) -> int:
+    job_path, result_path = argv
+    job = GpuJob(**json.loads(Path(job_path).read_text()))
+    Path(result_path).write_text(json.dumps({"job": asdict(job), **run_kind(job)}, indent=2))
     return 0
 
 

@@ -90,6 +90,46 @@ def _fmt(x: Any, digits: int = 1) -> str:
     return f"{x:,}" if isinstance(x, int) else str(x)
 
 
+def training_section(variant: str, block: dict[str, Any]) -> list[str]:
+    """One data shape: the contenders' table, the ratios and which TRL run was (b')."""
+    prof = block["length_profile"]
+    lines = [
+        f"## Training throughput: {VARIANT_TITLES.get(variant, variant)} (max_length {block['max_length']})",
+        "",
+        f"Rows: mean {prof['mean']} tokens, median {prof['median']}, p95 {prof['p95']}, max {prof['max']}, "
+        f"{prof['over_400']} rows >= 400 tokens (SmolLM2 tokenizer, chat template applied).",
+        "",
+        "| contender | examples | steps | s / epoch | useful tok/s | non-pad share | peak RSS MB | per-round tok/s "
+        "| tok/s after 1st step |",
+        "|---|---:|---:|---:|---:|---:|---:|---|---:|",
+    ]
+    for name in CONTENDERS:
+        c = block["contenders"].get(name)
+        if not c:
+            continue
+        if "error" in c:
+            lines.append(f"| {c['label']} | failed: {c['error']} | | | | | | | |")
+            continue
+        per_round = ", ".join(_fmt(x) for x in c["per_round_useful_tokens_per_s"])
+        lines.append(
+            f"| {c['label']} | {c['examples']} | {c['steps']} | {_fmt(c['seconds_per_epoch'])} | "
+            f"{_fmt(c['useful_tokens_per_s'])} | {c['non_pad_share']:.1%} | {_fmt(c['peak_rss_mb'], 0)} | "
+            f"{per_round} | {_fmt(c['useful_tokens_per_s_after_first_step'])} |"
+        )
+    r = block["ratios"]
+    parts = [f"{name} = {r[key]:.2f}x (per round: {', '.join(f'{x:.2f}' for x in r[key + '_per_round'])})"
+             for key, name in (("c_over_a", "(c)/(a)"), ("c_over_b", "(c)/(b)"), ("c_over_b_best", "(c)/(b')"))
+             if key in r]
+    lines += ["", "Useful tokens/s ratios: " + "; ".join(parts), ""]
+    if r.get("b_best"):
+        lines += [f"(b') TRL best on these rows: {LABELS[r['b_best']]}, the fastest of the TRL runs above "
+                  "(each is TRL's defaults plus that one option). Settings per run:", ""]
+        lines += [f"- {LABELS[n]}: {_settings(block['contenders'][n])}" for n in (*TRL_RUNS, "sft_recipes")
+                  if n in block["contenders"] and "error" not in block["contenders"][n]]
+        lines.append("")
+    return lines
+
+
 def markdown(result: dict[str, Any], png_name: str) -> str:
     m = result["machine"]
     lines = [
@@ -103,41 +143,7 @@ def markdown(result: dict[str, Any], png_name: str) -> str:
         "",
     ]
     for variant, block in result["training"].items():
-        prof = block["length_profile"]
-        lines += [
-            f"## Training throughput: {VARIANT_TITLES.get(variant, variant)} (max_length {block['max_length']})",
-            "",
-            f"Rows: mean {prof['mean']} tokens, median {prof['median']}, p95 {prof['p95']}, max {prof['max']}, "
-            f"{prof['over_400']} rows >= 400 tokens (SmolLM2 tokenizer, chat template applied).",
-            "",
-            "| contender | examples | steps | s / epoch | useful tok/s | non-pad share | peak RSS MB | per-round tok/s "
-            "| tok/s after 1st step |",
-            "|---|---:|---:|---:|---:|---:|---:|---|---:|",
-        ]
-        for name in CONTENDERS:
-            c = block["contenders"].get(name)
-            if not c:
-                continue
-            if "error" in c:
-                lines.append(f"| {c['label']} | failed: {c['error']} | | | | | | | |")
-                continue
-            per_round = ", ".join(_fmt(x) for x in c["per_round_useful_tokens_per_s"])
-            lines.append(
-                f"| {c['label']} | {c['examples']} | {c['steps']} | {_fmt(c['seconds_per_epoch'])} | "
-                f"{_fmt(c['useful_tokens_per_s'])} | {c['non_pad_share']:.1%} | {_fmt(c['peak_rss_mb'], 0)} | "
-                f"{per_round} | {_fmt(c['useful_tokens_per_s_after_first_step'])} |"
-            )
-        r = block["ratios"]
-        parts = [f"{name} = {r[key]:.2f}x (per round: {', '.join(f'{x:.2f}' for x in r[key + '_per_round'])})"
-                 for key, name in (("c_over_a", "(c)/(a)"), ("c_over_b", "(c)/(b)"), ("c_over_b_best", "(c)/(b')"))
-                 if key in r]
-        lines += ["", "Useful tokens/s ratios: " + "; ".join(parts), ""]
-        if r.get("b_best"):
-            lines += [f"(b') TRL best on these rows: {LABELS[r['b_best']]}, the fastest of the TRL runs above "
-                      "(each is TRL's defaults plus that one option). Settings per run:", ""]
-            lines += [f"- {LABELS[n]}: {_settings(block['contenders'][n])}" for n in (*TRL_RUNS, "sft_recipes")
-                      if n in block["contenders"] and "error" not in block["contenders"][n]]
-            lines.append("")
+        lines += training_section(variant, block)
     if result.get("padding"):
         pad = result["padding"]
         lines += ["## Padding efficiency by data size (batch " + str(pad["batch_size"]) + ", no training)", "",
