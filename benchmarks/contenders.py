@@ -1,14 +1,19 @@
-"""The three ways to train the same LoRA on the same rows whose throughput the benchmark compares.
+"""The ways to train the same LoRA on the same rows whose throughput the benchmark compares.
 
-    classic      the tutorial loop: every row padded to max_length, plain PyTorch AdamW, masked labels
-    trl          vanilla TRL SFTTrainer with its defaults (random order, padding to the longest row of the batch,
-                 activation checkpointing on), given the same pre-tokenized input_ids + labels
-    sft_recipes  sft-recipes' own train path, ``sft_recipes.train.train(recipe)``, at its best CPU settings
-                 (batches of similar length, no activation checkpointing)
+    classic             the tutorial loop: every row padded to max_length, plain PyTorch AdamW, masked labels
+    trl                 (b) vanilla TRL SFTTrainer with its defaults (random order, padding to the longest row of the
+                        batch, activation checkpointing on), given the same pre-tokenized input_ids + labels
+    trl_group_by_length TRL defaults + ``train_sampling_strategy: group_by_length`` (transformers' sampler)
+    trl_padding_free    TRL defaults + ``padding_free: true`` (rows concatenated; sdpa's block-diagonal mask)
+    trl_packing         TRL defaults + ``packing: true`` (bfd: rows packed up to max_length, padding-free)
+    sft_recipes         (c) sft-recipes' own train path, ``sft_recipes.train.train(recipe)``, at its best CPU
+                        settings per data shape (run.py)
 
-All three read the same prepared rows (``prepare`` ran once, in the parent), load the same model in fp32 with the
-same LoRA config and seed, and are measured by the same forward hook and stopwatch (measure.py). Each runs in its
-own process (``python -m benchmarks.contenders JOB.json RESULT.json``) so its peak RSS is its own.
+(b') "TRL best" is, per data shape, whichever of the four TRL runs reached the most useful tokens/s in the same
+benchmark run (report.py). All read the same prepared rows (``prepare`` ran once, in the parent), load the same
+model in fp32 with the same LoRA config and seed, and are measured by the same forward hook and stopwatch
+(measure.py). Each runs in its own process (``python -m benchmarks.contenders JOB.json RESULT.json``) so its peak RSS
+is its own.
 """
 
 from __future__ import annotations
@@ -21,12 +26,24 @@ from typing import Any
 
 from benchmarks.measure import BatchMeter, Stopwatch, peak_rss_mb, trainer_callback
 
-CONTENDERS = ("classic", "trl", "sft_recipes")
+CONTENDERS = ("classic", "trl", "trl_group_by_length", "trl_padding_free", "trl_packing", "sft_recipes")
 LABELS = {
     "classic": "(a) classic loop, pad to max_length",
     "trl": "(b) vanilla TRL SFTTrainer (defaults)",
+    "trl_group_by_length": "(b') TRL + group_by_length",
+    "trl_padding_free": "(b') TRL + padding_free",
+    "trl_packing": "(b') TRL + packing (bfd)",
     "sft_recipes": "(c) sft-recipes train()",
 }
+# The SFTConfig options each TRL run adds to TRL's defaults (max_length=None: padding-free rows TRL cannot truncate;
+# prepare already kept every row within max_length).
+TRL_OPTIONS: dict[str, dict[str, Any]] = {
+    "trl": {},
+    "trl_group_by_length": {"train_sampling_strategy": "group_by_length"},
+    "trl_padding_free": {"padding_free": True, "max_length": None},
+    "trl_packing": {"packing": True, "packing_strategy": "bfd"},
+}
+TRL_RUNS = tuple(TRL_OPTIONS)
 
 
 @dataclass
@@ -44,6 +61,7 @@ class Job:
     lora_r: int = 16
     lora_alpha: int = 32
     overrides: dict[str, Any] = field(default_factory=dict)  # extra recipe keys for sft_recipes
+    trl_overrides: dict[str, Any] = field(default_factory=dict)  # extra SFTConfig keys for the TRL runs but (b)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2)
@@ -155,7 +173,8 @@ def run_classic(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]
 
 
 def run_trl(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]:
-    """TRL as its docs show it, with its defaults; only bf16 is turned off (the default fails on a CPU)."""
+    """TRL as its docs show it, with its defaults plus the one option of this run; bf16 is off (the default fails
+    on a CPU)."""
     import torch
     from transformers import AutoTokenizer
     from trl import SFTConfig, SFTTrainer
@@ -164,17 +183,23 @@ def run_trl(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]:
 
     tokenizer = AutoTokenizer.from_pretrained(resolve_model(job.model).path)
     model = load_model(job.model, dtype=torch.float32)
+    options = {"max_length": job.max_length, **TRL_OPTIONS[job.contender]}
+    if job.contender != "trl":
+        options.update(job.trl_overrides)
     args = SFTConfig(output_dir=job.output_dir, bf16=False, num_train_epochs=1, seed=job.seed,
                      per_device_train_batch_size=job.batch_size, learning_rate=job.learning_rate,
-                     report_to="none", save_strategy="no")
+                     report_to="none", save_strategy="no", **options)
     trainer = SFTTrainer(model=model, args=args, train_dataset=prepared_rows(job), processing_class=tokenizer,
                          peft_config=lora_config(job), callbacks=[trainer_callback(meter, watch)])
     result = trainer.train()
+    order = args.train_sampling_strategy
     return {"train_loss": result.training_loss,
-            "settings": {"padding": "longest in batch", "order": args.train_sampling_strategy,
+            "settings": {"padding": "padding_free" if trainer.padding_free else "longest in batch",
+                         "order": str(getattr(order, "value", order)), "packing": bool(args.packing),
                          "optimizer": str(args.optim.value if hasattr(args.optim, "value") else args.optim),
                          "activation_checkpointing": bool(args.activation_checkpointing),
-                         "max_length": args.max_length}}
+                         "attention": model.config._attn_implementation, "max_length": args.max_length,
+                         "options": options}}
 
 
 def run_sft_recipes(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]:
@@ -184,14 +209,15 @@ def run_sft_recipes(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, 
     result = train(recipe, callbacks=[trainer_callback(meter, watch)])
     t = recipe.training
     return {"train_loss": result.train_loss,
-            "settings": {"padding": "padding_free" if t.padding_free else "longest in batch",
-                         "order": t.train_sampling_strategy, "packing": bool(t.packing),
+            "settings": {"padding": "padding_free" if t.padding_free or t.packing else "longest in batch",
+                         "order": str(getattr(t.train_sampling_strategy, "value", t.train_sampling_strategy)),
+                         "packing": bool(t.packing),
                          "optimizer": str(t.optim.value if hasattr(t.optim, "value") else t.optim),
-                         "activation_checkpointing": bool(t.activation_checkpointing),
-                         "max_length": t.max_length}}
+                         "activation_checkpointing": result.summary.get("activation_checkpointing"),
+                         "attention": result.summary.get("attention"), "max_length": t.max_length}}
 
 
-RUNNERS = {"classic": run_classic, "trl": run_trl, "sft_recipes": run_sft_recipes}
+RUNNERS = {"classic": run_classic, **{name: run_trl for name in TRL_RUNS}, "sft_recipes": run_sft_recipes}
 
 
 def run_job(job: Job) -> dict[str, Any]:

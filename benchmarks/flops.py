@@ -108,3 +108,35 @@ def matmul_rate(m: int, k: int, n: int, seconds: float = 3.0, repeats: int = 5) 
     rates.sort()
     return {"best": rates[-1], "median": rates[len(rates) // 2], "shape": [m, k, n],
             "threads": torch.get_num_threads()}
+
+
+GPU_CONVENTION = (
+    "per token: forward 2 FLOPs per weight; backward 2 per frozen weight (activation gradient only) and 4 per trained "
+    "weight (activation + weight gradients), so LoRA A/B cost 6 per weight and a full fine-tune 6 per weight; "
+    "attention 4*d_attn per causal query-key pair per layer forward and twice that backward; the LM head scores the "
+    "labelled positions only (TRL's fused head on CUDA); embedding lookups, norms, activations and the optimizer "
+    "count 0. The 4N figure (4 FLOPs per parameter per token, NeMo's convention for LoRA) is shown beside it"
+)
+
+
+def training_flops(shapes: Shapes, method: str, r: int, tokens: int, causal_pairs: int,
+                   scored: int) -> dict[str, float]:
+    """FLOPs of forward + backward under GPU_CONVENTION; ``method``: lora, qlora or full."""
+    trained = method == "full"
+    linear = shapes.linear_params
+    head = shapes.d_model * shapes.vocab
+    per_weight = 6.0 if trained else 4.0
+    out = {
+        "linear": per_weight * linear * tokens,
+        "lora": 0.0 if trained else 6.0 * shapes.lora_params(r) * tokens,
+        "attention": 3 * 4.0 * shapes.n_layers * shapes.d_attn * causal_pairs,
+        "lm_head": per_weight * head * scored,
+    }
+    out["total"] = sum(out.values())
+    return out
+
+
+def parameter_count(shapes: Shapes, tied: bool) -> int:
+    """All weights (norms aside): decoder linears, embeddings, and the LM head unless tied to them."""
+    head = shapes.d_model * shapes.vocab
+    return shapes.linear_params + head * (1 if tied else 2)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-CONTENDERS = ("classic", "trl", "sft_recipes")
+CONTENDERS = ("classic", "trl", "trl_group_by_length", "trl_padding_free", "trl_packing", "sft_recipes")
+TRL_RUNS = ("trl", "trl_group_by_length", "trl_padding_free", "trl_packing")
 FIELDS = ("examples", "steps", "seconds_per_epoch", "useful_tokens", "processed_tokens", "trained_tokens",
           "non_pad_share", "useful_tokens_per_s", "peak_rss_mb", "per_round_useful_tokens_per_s", "settings")
 
@@ -34,7 +35,9 @@ def test_writes_json_markdown_and_plot(tiny_run):
     assert suffixes == {".json", ".md", ".png"}
     assert all(f.stem.endswith("-tiny") for f in files), "a tiny run must never overwrite a real result"
     md = next(f for f in files if f.suffix == ".md").read_text()
-    for label in ("(a) classic loop", "(b) vanilla TRL", "(c) sft-recipes", "FLOP efficiency", "Data preparation"):
+    for label in ("(a) classic loop", "(b) vanilla TRL", "(b') TRL + group_by_length", "(b') TRL + padding_free",
+                  "(b') TRL + packing (bfd)", "(b') TRL best on these rows", "(c) sft-recipes", "FLOP efficiency",
+                  "Data preparation"):
         assert label in md
     assert next(f for f in files if f.suffix == ".png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -64,15 +67,22 @@ def test_padding_and_token_counts_are_consistent(tiny_run):
         a = cs["classic"]
         assert a["processed_tokens"] == a["examples"] * max_length
         for r in block["rounds"]:
-            for name in ("trl", "sft_recipes"):
+            for name in (*TRL_RUNS, "sft_recipes"):
                 shapes = r[name]["batch_shapes"]
                 assert sum(b * n for b, n in shapes) == r[name]["padded_tokens"]
                 assert all(b <= batch for b, _ in shapes)
-        # (b) and (c) train on exactly the same rows: same useful and trained tokens
-        assert cs["trl"]["examples"] == cs["sft_recipes"]["examples"] == result["settings"][
-            "rows" if variant == "short" else "long_rows"]
-        assert cs["trl"]["useful_tokens"] == cs["sft_recipes"]["useful_tokens"]
-        assert cs["trl"]["trained_tokens"] == cs["sft_recipes"]["trained_tokens"]
+        # every TRL run and (c) train on exactly the same rows: same examples, useful and trained tokens
+        for name in TRL_RUNS:
+            assert cs[name]["examples"] == cs["sft_recipes"]["examples"] == result["settings"][
+                "rows" if variant == "short" else "long_rows"]
+            assert cs[name]["useful_tokens"] == cs["sft_recipes"]["useful_tokens"], name
+            assert cs[name]["trained_tokens"] == cs["sft_recipes"]["trained_tokens"], name
+        # padding-free TRL runs pad nothing; (b') is the fastest TRL run and (c)/(b') is measured against it
+        assert cs["trl_padding_free"]["non_pad_share"] == cs["trl_packing"]["non_pad_share"] == 1.0
+        best = max(TRL_RUNS, key=lambda n: cs[n]["useful_tokens_per_s"])
+        assert block["ratios"]["b_best"] == best
+        assert block["ratios"]["c_over_b_best"] == pytest.approx(
+            cs["sft_recipes"]["useful_tokens_per_s"] / cs[best]["useful_tokens_per_s"], rel=0.01)
         # (c) groups rows of similar length: it never pads more than random batches of the same rows
         assert cs["sft_recipes"]["processed_tokens"] <= cs["trl"]["processed_tokens"]
         ratio = cs["sft_recipes"]["useful_tokens_per_s"] / cs["classic"]["useful_tokens_per_s"]
@@ -94,7 +104,8 @@ def test_flops_prep_and_targets_are_reported(tiny_run):
     # the same rows, template and assistant-only labels: TRL's generation-marker masks and sft-recipes' labels agree
     assert prep["sft_recipes"]["trained_tokens"] == prep["trl"]["trained_tokens"] > 0
     names = " ".join(t["name"] for t in result["targets"])
-    for target in ("(c)/(a)", "(c)/(b)", "non-pad share", "FLOP efficiency", "<= 60 s", "not slower than TRL"):
+    for target in ("(c)/(a)", "(c)/(b)", "non-pad share", "FLOP efficiency", "<= 60 s", "not slower than TRL",
+                   "vs TRL best (short", "vs TRL best (long_tail"):
         assert target in names
 
 

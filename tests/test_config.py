@@ -69,12 +69,13 @@ def test_cpu_precision_default(tmp_path):
         # TRL's bf16=True default fails on a CPU machine: fp32 instead, and a CPU state that knows about ranks
         assert r.training.bf16 is False and r.training.fp16 is False and r.training.use_cpu is True
         assert load_recipe(None, ["--bf16", "true"]).training.bf16 is True  # asked for: bf16 autocast on CPU
-        # activations are recomputed only for batches of many tokens (8 x 1024 by default), and never when set
-        assert r.training.activation_checkpointing is True
-        small = load_recipe(None, ["--per_device_train_batch_size", "2", "--max_length", "512"])
-        assert small.training.activation_checkpointing is False
-        forced = load_recipe(None, ["--activation_checkpointing", "false"])
-        assert forced.training.activation_checkpointing is False
+    # activation checkpointing left unset is decided per batch when training (checkpointing_policy.py); set, it stays
+    assert r.activation_checkpointing_auto is True
+    for flag in ("--activation_checkpointing", "--gradient_checkpointing"):
+        for value in ("true", "false"):
+            forced = load_recipe(None, [flag, value])
+            assert forced.activation_checkpointing_auto is False
+            assert forced.training.activation_checkpointing is (value == "true")
 
 
 def test_shipped_recipes_parse():

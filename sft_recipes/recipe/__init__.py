@@ -3,7 +3,8 @@
     arguments.py  our own sections: DataArguments (+ DatasetSpec), EvalArguments, their allowed values
     recipe.py     the Recipe (TRL's ModelConfig and SFTConfig beside ours) and what a run saves of it
     parse.py      YAML and the command line -> typed sections (TRL's through transformers' HfArgumentParser)
-    hardware.py   defaults that follow the machine (precision, CPU processes, activation checkpointing)
+    hardware.py   defaults that follow the machine (precision, CPU processes)
+    gpu_defaults.py  CUDA defaults for unset keys: padding-free + flash attention, Liger, bf16 base weights for LoRA
     checks.py     value ranges, checked before any data or model work
 """
 

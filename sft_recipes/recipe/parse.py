@@ -45,6 +45,7 @@ def read_yaml_mapping(path: str | Path, error: type[SFTRecipesError] = RecipeErr
 def load_recipe(path: str | Path | None = None, overrides: list[str] | None = None, **values: Any) -> Recipe:
     """Read a recipe YAML (or none: all defaults), apply ``--key value`` overrides and keyword values."""
     from sft_recipes.recipe.checks import validate_recipe
+    from sft_recipes.recipe.gpu_defaults import apply_gpu_defaults
     from sft_recipes.recipe.hardware import apply_hardware_defaults
 
     raw = _read_recipe_file(Path(path)) if path is not None else {}
@@ -54,7 +55,9 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
         raise RecipeError("\n".join(errors) if len(errors) > 1 else errors[0])
     training = per_section["training"]
     training.setdefault("output_dir", "runs/" + (Path(path).stem if path else "recipe"))
+    checkpointing_auto = "activation_checkpointing" not in training and "gradient_checkpointing" not in training
     apply_hardware_defaults(training)
+    apply_gpu_defaults(per_section["model"], training)
     classes = section_classes()
     built = {}
     for section in SECTIONS:
@@ -64,7 +67,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
             if isinstance(e, SFTRecipesError):
                 raise
             raise RecipeError(f"invalid {section} settings: {one_line(e)}") from None
-    recipe = Recipe(**built, source=str(path) if path else None)
+    recipe = Recipe(**built, source=str(path) if path else None, activation_checkpointing_auto=checkpointing_auto)
     validate_recipe(recipe)
     return recipe
 

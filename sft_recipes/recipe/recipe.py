@@ -27,6 +27,8 @@ class Recipe:
     training: Any  # trl.SFTConfig
     eval: EvalArguments
     source: str | None = None  # the YAML file it came from
+    # neither activation_checkpointing nor gradient_checkpointing set: decided per batch (train/checkpointing_policy.py)
+    activation_checkpointing_auto: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         """The resolved recipe as one flat mapping (what a run directory saves as recipe.yaml)."""

@@ -64,17 +64,19 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
     import torch
     from accelerate import PartialState
 
+    from sft_recipes.train.attention_choice import attention_at_load, use_varlen_on_cpu
     from sft_recipes.chat.template_info import stop_token_ids
     from sft_recipes.inference.models import load_model
 
     dtype = torch_dtype(recipe.model, recipe.training)
     quant = quantization_config(recipe.model, compute_dtype=dtype)
-    kwargs: dict[str, Any] = {"attn_implementation": recipe.model.attn_implementation}
+    kwargs: dict[str, Any] = {"attn_implementation": attention_at_load(recipe.model, recipe.training)}
     if quant is not None:
         kwargs["quantization_config"] = quant
         if torch.cuda.is_available():
             kwargs["device_map"] = {"": PartialState().local_process_index}
     model = load_model(recipe.model.model_name_or_path, dtype=dtype, **kwargs)
+    use_varlen_on_cpu(model, recipe.model, recipe.training)  # padding-free batches on a CPU: sum L^2 attention
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         # New special tokens (ChatML on a base model): new rows start at the mean embedding, and are trained.
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
@@ -88,7 +90,25 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
     return model
 
 
+def checkpointing_for(trainer, recipe: Recipe, train_ds):
+    """Activation checkpointing per batch, from its tokens and a memory estimate (checkpointing_policy.py)."""
+    from sft_recipes.train.attention_choice import padding_free_batches, trains_on_cpu
+    from sft_recipes.train.checkpointing_policy import plan_for_run
+
+    args = trainer.args
+    model = trainer.model.get_base_model() if hasattr(trainer.model, "get_base_model") else trainer.model
+    lengths = [len(ids) for ids in train_ds["input_ids"]]
+    lora = recipe.model.use_peft
+    trainable = sum(p.numel() for p in trainer.model.parameters() if p.requires_grad)
+    policy, line = plan_for_run(model, lengths, args, recipe.model.lora_r if lora else 0,
+                                recipe.model.lora_dropout if lora else 0.0, trains_on_cpu(args),
+                                padding_free_batches(args), trainable)
+    trainer.accelerator.print(f"[sft-recipes] {line}")
+    return policy
+
+
 def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
+    from sft_recipes.train.checkpointing_policy import sharded_training
     from sft_recipes.train.run_log import MetricsLogger
     from sft_recipes.train.trainer import SFTRecipesTrainer
 
@@ -104,6 +124,9 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     if args.padding_free and not args.packing:
         # TRL refuses max_length with padding-free batches it cannot truncate; prepare already enforced it
         args.max_length = None
+    per_batch_checkpointing = recipe.activation_checkpointing_auto and not sharded_training(args)
+    if per_batch_checkpointing:
+        args.activation_checkpointing = False  # the trainer decides before each batch (checkpointing_policy.py)
     trainer = SFTRecipesTrainer(
         model=model,
         args=args,
@@ -113,6 +136,8 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
         peft_config=peft_config,
         callbacks=[MetricsLogger(Path(args.output_dir) / "metrics.jsonl"), *(callbacks or [])],
     )
+    if per_batch_checkpointing:
+        trainer.checkpointing = checkpointing_for(trainer, recipe, train_ds)
     if quantization_config(recipe.model, None) is not None:
         # TRL puts adapters on a quantized base in bfloat16; keep them in the recipe's compute dtype instead
         # (fp32 on CPU), so the saved adapter reloads to exactly the trained model. No optimizer exists yet.
@@ -211,6 +236,8 @@ def _summary(recipe, prepared, trainer, eval_metrics, resume) -> dict[str, Any]:
         "trainable_parameters": trainable,
         "total_parameters": total,
         "resumed_from": resume,
+        "attention": trainer.model.config._attn_implementation,
+        "activation_checkpointing": checkpointing_summary(trainer),
         "chat_template": prepared.template.name,
         "end_of_turn": prepared.template.end_of_turn,
         "new_token_ids": prepared.new_token_ids,
@@ -221,6 +248,13 @@ def _summary(recipe, prepared, trainer, eval_metrics, resume) -> dict[str, Any]:
         if "eval_mean_token_accuracy" in eval_metrics:
             summary["eval_mean_token_accuracy"] = eval_metrics["eval_mean_token_accuracy"]
     return summary
+
+
+def checkpointing_summary(trainer) -> str:
+    policy = trainer.checkpointing
+    if policy is None:
+        return "every layer" if trainer.args.activation_checkpointing else "off"
+    return f"per batch: {policy.steps_checkpointed} of {policy.steps} batches checkpointed"
 
 
 def main(argv: list[str]) -> int:

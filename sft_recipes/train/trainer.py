@@ -69,7 +69,17 @@ def _shards_sequences_or_tensors(parallelism_config) -> bool:
     )
 
 class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
-    """SFTTrainer + labelled-positions loss on CPU + length-window sampler + exact resumes (resume.py)."""
+    """SFTTrainer + labelled-positions loss on CPU + length-window sampler + exact resumes (resume.py) + activation
+    checkpointing decided per batch (checkpointing_policy.py) when the recipe leaves it unset."""
+
+    checkpointing = None  # an AdaptiveCheckpointing, set by train.build_trainer
+
+    def training_step(self, model, inputs, num_items_in_batch=None):
+        if self.checkpointing is not None:
+            unwrapped = self.accelerator.unwrap_model(model)
+            base = unwrapped.get_base_model() if hasattr(unwrapped, "get_base_model") else unwrapped
+            self.checkpointing.before_step(base, inputs)
+        return super().training_step(model, inputs, num_items_in_batch)
 
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
