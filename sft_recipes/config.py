@@ -24,6 +24,7 @@ import yaml
 from sft_recipes import SFTRecipesError
 
 EMBEDDED_COURT_DATA = "embedded:court-opinions"
+EMBEDDED_COURT_HELDOUT_STYLE = "embedded:court-opinions-heldout-style"
 TRAIN_ON = ("assistant", "all", "last_assistant")
 LENGTH_POLICIES = ("drop", "truncate", "error")
 FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text", "court_opinions")
@@ -64,10 +65,16 @@ class DataArguments:
         default=None, metadata={"help": "system prompt for court-opinion instructions (default: built in)"}
     )
     court_tasks: list[str] | None = field(
-        default=None, metadata={"help": "court-opinion instruction types to build (default: all six)"}
+        default=None, metadata={"help": "court-opinion instruction types to build (default: the six; +statutes)"}
     )
     synthetic_opinions: int = field(default=400, metadata={"help": "size of the embedded synthetic court corpus"})
     synthetic_seed: int = field(default=1234, metadata={"help": "seed of the embedded synthetic court corpus"})
+    synthetic_heldout_opinions: int = field(
+        default=24, metadata={"help": f"size of {EMBEDDED_COURT_HELDOUT_STYLE} (writing styles never trained on)"}
+    )
+    synthetic_max_words: int | None = field(
+        default=None, metadata={"help": "cap on the length of synthetic opinions, in words (default: up to ~2,400)"}
+    )
     chat_template: str = field(
         default="auto",
         metadata={"help": "auto (the tokenizer's own) | chatml | alpaca | path to a .jinja file"},
@@ -126,6 +133,11 @@ class EvalArguments:
         default=None, metadata={"help": "test rows for the held-out loss (default: eval_num_samples)"}
     )
     eval_do_sample: bool = field(default=False, metadata={"help": "sample instead of greedy decoding"})
+    eval_test_data: list[Any] = field(
+        default_factory=list,
+        metadata={"help": "more test sets evaluated after the test split, each a dataset entry (path, format, ...) "
+                          "read through the same converters as training data"},
+    )
     eval_temperature: float = field(default=0.7, metadata={"help": "sampling temperature (with eval_do_sample)"})
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge server URL"})
     judge_model: str | None = field(default=None, metadata={"help": "judge model name (server) or path (local)"})

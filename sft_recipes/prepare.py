@@ -27,7 +27,7 @@ META = "prepared.json"
 # Recipe keys whose change makes a prepared dir stale.
 DATA_KEYS = (
     "model_name_or_path", "datasets", "system_prompt", "legal_system_prompt", "court_tasks", "synthetic_opinions",
-    "synthetic_seed", "chat_template", "train_on", "length_policy", "min_response_tokens", "dedupe",
+    "synthetic_seed", "synthetic_max_words", "chat_template", "train_on", "length_policy", "min_response_tokens", "dedupe",
     "validation_size", "test_size", "max_length", "seed", "group_turns",
 )
 
