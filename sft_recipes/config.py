@@ -112,15 +112,15 @@ class DataArguments:
         self.dataset_specs = [DatasetSpec(**_check_spec(d)) for d in self.datasets]
 
 
-def _check_spec(entry: Any) -> dict:
+def _check_spec(entry: Any, key: str = "datasets") -> dict:
     if isinstance(entry, str):
         return {"path": entry}
     if not isinstance(entry, dict) or "path" not in entry:
-        raise RecipeError(f"datasets: each entry needs a 'path', got {entry!r}")
+        raise RecipeError(f"{key}: each entry needs a 'path', got {entry!r}")
     known = [f.name for f in dataclasses.fields(DatasetSpec)]
-    for key in entry:
-        if key not in known:
-            raise RecipeError(f"datasets: unknown key {key!r}{_suggest(key, known)}")
+    for name in entry:
+        if name not in known:
+            raise RecipeError(f"{key}: unknown key {name!r}{_suggest(name, known)}")
     return entry
 
 
@@ -142,6 +142,9 @@ class EvalArguments:
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge server URL"})
     judge_model: str | None = field(default=None, metadata={"help": "judge model name (server) or path (local)"})
     judge_api_key_env: str = field(default="OPENAI_API_KEY", metadata={"help": "env variable holding the key"})
+
+    def __post_init__(self) -> None:
+        self.test_data_specs = [DatasetSpec(**_check_spec(d, "eval_test_data")) for d in self.eval_test_data]
 
 
 SECTIONS = ("model", "data", "training", "eval")

@@ -92,3 +92,13 @@ def test_unknown_embedded_corpus_fails_with_one_line(adapter_run, tiny_model_dir
     recipe = recipe_file(tmp_path, tiny_model_dir, adapter_run)
     with pytest.raises(DataSourceError, match="unknown embedded dataset 'embedded:nope'"):
         cli.main(["--config", str(recipe), "--test_data", "embedded:nope"])
+
+
+def test_test_sets_in_a_recipe_are_checked_when_it_loads(tmp_path, tiny_model_dir):
+    from sft_recipes.config import RecipeError
+
+    with pytest.raises(RecipeError, match="eval_test_data: unknown key 'fromat' \\(did you mean 'format'\\?\\)"):
+        load_recipe(recipe_file(tmp_path, tiny_model_dir, tmp_path, eval_test_data=[{"path": "x.jsonl",
+                                                                                      "fromat": "alpaca"}]))
+    with pytest.raises(RecipeError, match="unknown format 'court'"):
+        load_recipe(recipe_file(tmp_path, tiny_model_dir, tmp_path, eval_test_data=[{"path": "x", "format": "court"}]))

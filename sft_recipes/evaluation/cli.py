@@ -119,13 +119,10 @@ def evaluate_test_data(recipe, spec, run_dir: str | Path | None = None, *, base:
 
 def evaluate_recipe_test_sets(recipe, run_dir: str | Path | None = None, **kwargs) -> dict[str, dict]:
     """Every ``eval_test_data`` set of the recipe: name -> metrics."""
-    from sft_recipes.evaluation.test_data import dataset_spec, eval_set_name
+    from sft_recipes.evaluation.test_data import eval_set_name
 
-    out = {}
-    for entry in recipe.eval.eval_test_data:
-        spec = dataset_spec(entry)
-        out[eval_set_name(spec)] = evaluate_test_data(recipe, spec, run_dir, **kwargs)
-    return out
+    return {eval_set_name(spec): evaluate_test_data(recipe, spec, run_dir, **kwargs)
+            for spec in recipe.eval.test_data_specs}
 
 
 def print_summary(metrics: dict, where: Path) -> None:

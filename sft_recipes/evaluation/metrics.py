@@ -90,7 +90,11 @@ def split_items(text: str) -> list[str]:
 
 def citation_f1(answer: str, reference: str) -> float:
     """Set F1 between the items of two list answers (order and duplicates do not matter)."""
-    a, r = set(split_items(answer)), set(split_items(reference))
+    return set_f1(set(split_items(answer)), set(split_items(reference)))
+
+
+def set_f1(a: set, r: set) -> float:
+    """F1 of an answer set against a reference set; two empty sets agree."""
     if not a or not r:
         return float(a == r)
     common = len(a & r)

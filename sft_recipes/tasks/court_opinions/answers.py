@@ -35,7 +35,8 @@ _ISSUE_PATTERNS = [
         r"\b(question|issue)s?\s+(presented|before\s+(us|the\s+court|this\s+court)|on\s+appeal|for\s+decision|"
         r"in\s+this\s+(case|appeal)|we\s+(must\s+)?(decide|address|resolve))\b",
         r"\bthe\s+(sole|only|central|narrow|principal|dispositive|threshold|single|dispositive)\s+(question|issue)\b",
-        r"\bwe\s+(must\s+|now\s+|are\s+asked\s+to\s+)?(decide|consider|address|determine|resolve)\s+(whether|if)\b",
+        r"\b(we|the\s+court)\s+(must\s+|now\s+|are\s+asked\s+to\s+)?(decide|consider|address|determine|resolve)\s+"
+        r"(whether|if)\b",
         r"\b(this|the)\s+(case|appeal|petition|motion)\s+(asks|presents|raises|requires\s+us\s+to\s+(decide|determine))\b",
         r"\bthe\s+(question|issue)\s+(is|was)\s+whether\b",
         r"\bat\s+issue\s+(here\s+|in\s+this\s+(case|appeal)\s+)?is\s+whether\b",

@@ -37,13 +37,7 @@ def task_scores(task: str, answer: str, reference: str) -> dict[str, float] | No
 
 def citation_key_f1(answer: str, reference: str) -> float:
     """F1 between the sets of citations eyecite finds in two answers (volume, normalised reporter, page)."""
+    from sft_recipes.evaluation.metrics import set_f1
     from sft_recipes.tasks.court_opinions.citations import citation_keys
 
-    a, r = citation_keys(answer), citation_keys(reference)
-    if not a or not r:
-        return float(a == r)
-    common = len(a & r)
-    if common == 0:
-        return 0.0
-    precision, recall = common / len(a), common / len(r)
-    return 2 * precision * recall / (precision + recall)
+    return set_f1(citation_keys(answer), citation_keys(reference))

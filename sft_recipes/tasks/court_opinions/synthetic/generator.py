@@ -20,6 +20,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from sft_recipes.tasks.court_opinions.synthetic import styles as st
+from sft_recipes.tasks.court_opinions.synthetic.dispositions import PLANS, disposition_text
 from sft_recipes.tasks.court_opinions.synthetic.courts import Court, all_courts
 from sft_recipes.tasks.court_opinions.synthetic.names import (
     SURNAMES, Authority, Party, agency, cited_authorities, company, government, person, statutes)
@@ -149,8 +150,8 @@ class _Writer:
         holding = self.topic.for_appellant if favours_appellant else self.topic.against_appellant
         paras.append(rng.choice(st.HOLDINGS[styles]).format(h=holding))
         paras.append(headings[2])
-        styles_pool = st.TRIAL_DISPOSITION_STYLES if not self.court.appellate else st.DISPOSITION_STYLES
-        paras.append(st.disposition_text(plan, rng.choice(styles_pool[styles]), rng, subject, lower))
+        paras.append(disposition_text(plan, styles, not self.court.appellate, rng, subject, lower,
+                                      rng.choice(("defendant", "plaintiff"))))
         paras.append(rng.choice(st.CLOSINGS[styles]))
         if self.court.appellate and rng.random() < 0.12:
             paras += self._dissent(plan)
@@ -161,14 +162,14 @@ class _Writer:
     def _plan(self) -> tuple[tuple[str, ...], str, str]:
         rng = self.rng
         if not self.court.appellate:
-            return rng.choice(st.PLANS["trial"]), rng.choice(("motion to dismiss", "motion for summary judgment",
-                                                               "motion")), ""
+            return rng.choice(PLANS["trial"]), rng.choice(("motion to dismiss", "motion for summary judgment",
+                                                            "motion")), ""
         if self.court.level in ("supreme", "state_supreme") and rng.random() < 0.25:
-            plan = rng.choice(st.PLANS["petition"])
+            plan = rng.choice(PLANS["petition"])
             if plan[0] in ("DENIED", "GRANTED"):
                 return plan, "petition for review", ""
             return plan, "judgment", self.court.lower
-        return rng.choice(st.PLANS["appellate"]), rng.choice(("judgment", "judgment", "order", "decision")), \
+        return rng.choice(PLANS["appellate"]), rng.choice(("judgment", "judgment", "order", "decision")), \
             self.court.lower
 
     def _opener(self) -> str:
@@ -222,7 +223,7 @@ class _Writer:
             values[f"f{k}"] = st.authority_full(a, self.rng)
             p = self._principle(principles)
             values[f"p{k}"], values[f"P{k}"] = p, self._cap(p)
-        return template.format(**values)
+        return template.format(lower=self.court.lower or "magistrate judge", **values)
 
     def _short_form(self) -> str:
         a = self.rng.choice(self.cited)

@@ -1,8 +1,11 @@
-"""Writing styles: how an opinion lays out its caption, opens, states the question, cites, and disposes.
+"""Writing styles: how an opinion lays out its caption, opens, states the question and cites (dispositions:
+dispositions.py).
 
 Each choice has a pool for training and a disjoint pool for the held-out style split, so a model evaluated on the
-held-out split meets captions, openings, question phrasings, citation sentences and disposition phrasings that it
-never saw in training. Every style is one that the task builder reads exactly (a test checks that for every style).
+held-out split meets captions, openings, question phrasings and citation sentences that it never saw in training.
+The pools differ in templates, not in legal forms: signals ("See", "Cf."), short forms ("Id.", supra) and the kinds
+of caption layout (a name line with its docket number, a court line with its date) occur in training too, written
+differently. Every style is one that the task builder reads exactly (a test checks that for every style).
 """
 
 from __future__ import annotations
@@ -121,9 +124,26 @@ def caption_memo(rng: random.Random, c: Case) -> Caption:
     return Caption(text, c.caption_name, c.court.name, (c.caption_name, c.court.name))
 
 
+def caption_docket_line(rng: random.Random, c: Case) -> Caption:
+    text = f"{c.case_name}, No. {c.docket}\n{c.court.name}\nDecided {spell(c.decided)}"
+    return Caption(text, c.case_name, c.court.name, (c.case_name, c.court.name))
+
+
+def caption_court_docket(rng: random.Random, c: Case) -> Caption:
+    name = c.caption_name if rng.random() < 0.5 else c.case_name
+    text = f"{name}\n{c.court.name}, No. {c.docket}\n{spell(c.decided)}"
+    return Caption(text, name, c.court.name, (name, c.court.name))
+
+
+def caption_upper(rng: random.Random, c: Case) -> Caption:
+    text = f"{c.court.name.upper()}\n\n{c.caption_name}\n\nNo. {c.docket}\n\nDecided: {spell(c.decided)}"
+    shown = c.caption_name.lower() == c.case_name.lower()
+    return Caption(text, c.case_name, c.court.name, (c.caption_name, c.court.name.upper()) if shown else None)
+
+
 CAPTIONS = {
-    "train": (caption_none, caption_none, caption_plain, caption_reports, caption_slip, caption_docket_first,
-              caption_head_matter),
+    "train": (caption_none, caption_none, caption_none, caption_plain, caption_reports, caption_slip,
+              caption_docket_first, caption_head_matter, caption_docket_line, caption_court_docket, caption_upper),
     "heldout": (caption_westlaw, caption_state_header, caption_name_line, caption_memo),
 }
 
@@ -131,28 +151,32 @@ CAPTIONS = {
 
 OPENERS = {
     "train": ("{JUDGE}, J., delivered the opinion of the court.", "JUSTICE {JUDGE} delivered the opinion of the Court.",
-              "PER CURIAM.", "{JUDGE}, Circuit Judge:", "OPINION\n\n{Judge}, Justice.", ""),
+              "PER CURIAM.", "{JUDGE}, Circuit Judge:", "OPINION\n\n{Judge}, Justice.", "",
+              "{JUDGE}, Judge.", "Opinion of the Court by Justice {Judge}.", "MEMORANDUM OPINION"),
     "heldout": ("Opinion by Judge {Judge}.", "{JUDGE}, C.J.", "MEMORANDUM OPINION AND ORDER",
                 "Chief Judge {Judge} wrote for the court."),
 }
 HEADINGS = {
-    "train": (("", "", ""), ("I.", "II.", "III."), ("BACKGROUND", "DISCUSSION", "CONCLUSION")),
+    "train": (("", "", ""), ("I.", "II.", "III."), ("BACKGROUND", "DISCUSSION", "CONCLUSION"), ("", "ANALYSIS", ""),
+              ("Facts", "Discussion", "Conclusion")),
     "heldout": (("I. FACTS AND PROCEDURAL HISTORY", "II. ANALYSIS", "III. CONCLUSION"), ("A.", "B.", "C.")),
 }
 QUESTIONS = {
     "train": ("The question presented is whether {q}.", "We must decide whether {q}.",
               "This appeal requires us to decide whether {q}.", "The issue before us is whether {q}.",
-              "We granted review to decide whether {q}."),
-    "heldout": ("At issue is whether {q}.", "The sole question on appeal is whether {q}.", "This case asks whether {q}.",
-                "We are asked to decide whether {q}."),
+              "We granted review to decide whether {q}.", "The sole question on appeal is whether {q}.",
+              "This case presents the question whether {q}."),
+    "heldout": ("At issue is whether {q}.", "This case asks whether {q}.", "We are asked to decide whether {q}.",
+                "The dispositive question is whether {q}."),
 }
 TRIAL_QUESTIONS = {
-    "train": ("The question before the Court is whether {q}.", "The motion presents the question whether {q}."),
-    "heldout": ("At issue is whether {q}.",),
+    "train": ("The question before the Court is whether {q}.", "The motion presents the question whether {q}.",
+              "The Court must decide whether {q}."),
+    "heldout": ("At issue is whether {q}.", "The motion asks whether {q}."),
 }
 HOLDINGS = {
     "train": ("Applying these principles to the record before us, we hold that {h}.", "We conclude that {h}.",
-              "We therefore hold that {h}."),
+              "We therefore hold that {h}.", "For these reasons, we hold that {h}."),
     "heldout": ("In light of these authorities, we hold that {h}.", "Having considered the record, we conclude that "
                 "{h}."),
 }
@@ -162,14 +186,16 @@ HOLDINGS = {
 CITATION_SENTENCES = {
     "train": (("In {f1}, the court explained that {p1}.", 1), ("See {f1} (holding that {p1}).", 1),
               ("{P1}. {f1}.", 1), ("As we said in {f1}, {p1}.", 1), ("{P1}. See {f1}; see also {f2}.", 2),
-              ("{P1}. See, e.g., {f1}.", 1)),
-    "heldout": (("{f1}, teaches that {p1}.", 1), ("Cf. {f1} (explaining that {p1}).", 1), ("Under {f1}, {p1}.", 1),
-                ("{P1}. Accord {f1}.", 1), ("The rule is well settled: {p1}. {f1}.", 1),
-                ("{P1}. Compare {f1}, with {f2}.", 2)),
+              ("{P1}. See, e.g., {f1}.", 1), ("Cf. {f1} (noting that {p1}).", 1), ("Under {f1}, {p1}.", 1),
+              ("{P1}. Accord {f1}.", 1), ("But see {f1} (suggesting that {p1}).", 1),
+              ("{P1}. Compare {f1}, with {f2}.", 2), ("The {lower} relied on {f1}, which held that {p1}.", 1)),
+    "heldout": (("{f1}, teaches that {p1}.", 1), ("Cf. {f1} (explaining that {p1}).", 1),
+                ("We have long recognized that {p1}. See {f1}.", 1), ("{P1}, as the court observed in {f1}.", 1),
+                ("The rule is well settled: {p1}. {f1}.", 1), ("{P1}. See generally {f1}; accord {f2}.", 2)),
 }
 SHORT_FORMS = {
-    "train": ("{short}.", "Id. at {pin}.", "Id."),
-    "heldout": ("Ibid.", "{supra}.", "Id. at {pin}."),
+    "train": ("{short}.", "Id. at {pin}.", "Id.", "{supra}.", "Ibid.", "See {short}."),
+    "heldout": ("See id. at {pin}.", "{supra} (same).", "Cf. {short}."),
 }
 STATUTE_SENTENCES = ("Under {s}, {p}.", "The parties agree that {s} governs this dispute.", "See {s}.")
 
@@ -178,79 +204,4 @@ def authority_full(a: Authority, rng: random.Random) -> str:
     return a.full(rng.randint(1, 30) if rng.random() < 0.5 else None)
 
 
-# --- dispositions ----------------------------------------------------------------------------------------------------
-
-PLANS = {
-    "appellate": (("AFFIRMED",), ("REVERSED",), ("REVERSED", "REMANDED"), ("VACATED", "REMANDED"),
-                  ("AFFIRMED IN PART", "REVERSED IN PART"), ("AFFIRMED IN PART", "REVERSED IN PART", "REMANDED"),
-                  ("AFFIRMED IN PART", "VACATED IN PART", "REMANDED"), ("DISMISSED",), ("VACATED",),
-                  ("AFFIRMED AS MODIFIED",), ("AFFIRMED",), ("REVERSED", "REMANDED")),
-    "petition": (("DENIED",), ("GRANTED",), ("AFFIRMED",), ("REVERSED", "REMANDED"), ("VACATED", "REMANDED")),
-    "trial": (("GRANTED",), ("DENIED",), ("GRANTED IN PART", "DENIED IN PART")),
-}
-BASE = {"AFFIRMED": "affirm", "REVERSED": "reverse", "REMANDED": "remand", "VACATED": "vacate",
-        "DISMISSED": "dismiss", "GRANTED": "grant", "DENIED": "deny", "MODIFIED": "modify"}
-THIRD = {"affirm": "affirms", "reverse": "reverses", "remand": "remands", "vacate": "vacates",
-         "dismiss": "dismisses", "grant": "grants", "deny": "denies", "modify": "modifies"}
-
-
-def _words(plan: tuple[str, ...], caps: bool, form: str) -> list[str]:
-    """Each step of the plan as a verb form: "AFFIRMED IN PART" -> "affirm in part" / "AFFIRMED IN PART" ..."""
-    out = []
-    for step in plan:
-        word, _, qualifier = step.partition(" ")
-        verb = {"participle": word.lower(), "base": BASE[word], "third": THIRD[BASE[word]]}[form]
-        text = f"{verb} {qualifier.lower()}".strip()
-        out.append(text.upper() if caps else text)
-    return out
-
-
-def _series(items: list[str]) -> str:
-    if len(items) <= 2:
-        return " and ".join(items)
-    return ", ".join(items[:-1]) + ", and " + items[-1]
-
-
-def disposition_text(plan: tuple[str, ...], style: str, rng: random.Random, subject: str, lower: str) -> str:
-    """The disposition paragraph in one phrasing style."""
-    caps = rng.random() < 0.6
-    whose = f"the {subject} of the {lower}" if lower else f"the {subject}"
-    the = whose[0].upper() + whose[1:]
-    if style == "caps_line":
-        return _series(_words(plan, True, "participle")).replace(" and ", " AND ").replace(", AND", ", AND") + "."
-    if style == "title_line":
-        line = _series(_words(plan, False, "participle"))
-        return line[0].upper() + line[1:] + "."
-    if style == "passive":
-        parts = _words(plan, caps, "participle")
-        if parts[-1].lower() == "remanded" and len(parts) > 1:
-            return f"{the} is {_series(parts[:-1])}, and the case is {parts[-1]} for further proceedings."
-        return f"{the} is {_series(parts)}."
-    if style == "we":
-        adverb = rng.choice(("", "therefore ", "accordingly "))
-        parts = _words(plan, caps, "base")
-        if len(plan) == 1:
-            return f"For the foregoing reasons, we {adverb}{parts[0]} {whose}."
-        return f"We {adverb}{_series(parts)}."
-    if style == "court_acts":
-        return f"For these reasons, the Court {_series(_words(plan, caps, 'third'))} the motion."
-    if style == "future":
-        parts = _words(plan, caps, "participle")
-        return f"{the} will be {_series(parts)}."
-    if style == "ordered":
-        parts = _words(plan, caps, "participle")
-        return f"IT IS ORDERED that {whose} be {_series(parts)}."
-    if style == "short":
-        parts = _words(plan, False, "participle")
-        return f"{subject.capitalize()} {_series(parts)}."
-    if style == "hereby":
-        return f"{the} is hereby {_series(_words(plan, caps, 'participle'))}."
-    raise ValueError(f"unknown disposition style {style!r}")
-
-
-DISPOSITION_STYLES = {
-    "train": ("caps_line", "passive", "we", "title_line", "passive", "we"),
-    "heldout": ("future", "ordered", "short", "hereby"),
-}
-TRIAL_DISPOSITION_STYLES = {"train": ("court_acts", "passive", "caps_line"), "heldout": ("hereby", "ordered")}
-CLOSINGS = {"train": ("It is so ordered.", "SO ORDERED.", ""), "heldout": ("IT IS SO ORDERED.", "")}
+CLOSINGS = {"train": ("It is so ordered.", "SO ORDERED.", "", "All concur."), "heldout": ("IT IS SO ORDERED.", "")}
