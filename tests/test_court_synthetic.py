@@ -13,6 +13,7 @@ from sft_recipes.config import EMBEDDED_COURT_DATA, EMBEDDED_COURT_HELDOUT_STYLE
 from sft_recipes.data.load import load_conversations
 from sft_recipes.tasks.court_opinions import build_instruction_rows
 from sft_recipes.tasks.court_opinions.synthetic import generate_opinion, generate_opinions, write_corpus
+from sft_recipes.tasks.court_opinions.synthetic import dispositions
 from sft_recipes.tasks.court_opinions.synthetic import styles as st
 
 
@@ -64,16 +65,30 @@ def test_corpus_varies_where_real_opinions_vary(corpus):
 
 
 def test_held_out_styles_never_occur_in_training():
-    for pools in (st.CAPTIONS, st.OPENERS, st.HEADINGS, st.QUESTIONS, st.HOLDINGS, st.CITATION_SENTENCES,
-                  st.SHORT_FORMS, st.DISPOSITION_STYLES, st.TRIAL_DISPOSITION_STYLES):
+    for pools in (st.CAPTIONS, st.OPENERS, st.HEADINGS, st.QUESTIONS, st.TRIAL_QUESTIONS, st.HOLDINGS,
+                  st.CITATION_SENTENCES, st.SHORT_FORMS, dispositions.APPELLATE, dispositions.TRIAL):
         shared = set(pools["train"]) & set(pools["heldout"])
-        assert shared <= {"", "Id. at {pin}.", ("", "", "")}, shared
+        assert shared <= {("", "", "")}, shared
     train = [o.record["text"] for o in generate_opinions(80, seed=1, styles="train")]
-    for marker in ("At issue is whether", "teaches that", "IT IS ORDERED that", "will be", "Ibid."):
-        assert not any(marker in text for text in train), marker
+    for marker in ("At issue is whether", "teaches that", "IT IS HEREBY ORDERED", "must be (affirmed|reversed|"
+                   "vacated|dismissed|granted|denied)", "See id. at", "with costs", "WITH INSTRUCTIONS"):
+        assert not any(re.search(marker, text, re.IGNORECASE) for text in train), marker
     heldout = [o.record["text"] for o in generate_opinions(80, seed=1, styles="heldout")]
-    for marker in ("The question presented is whether", "delivered the opinion", "(holding that"):
-        assert not any(marker in text for text in heldout), marker
+    for marker in ("The question presented is whether", "delivered the opinion", r"\(holding that",
+                   "will be (affirmed|reversed|vacated|dismissed|granted|denied)"):
+        assert not any(re.search(marker, text, re.IGNORECASE) for text in heldout), marker
+
+
+def test_every_disposition_family_occurs_in_training():
+    import random
+
+    texts = [dispositions.disposition_text(plan, "train", trial, random.Random(i), subject, lower, "defendant")
+             for i in range(300) for plan, trial, subject, lower in
+             ((("REVERSED", "REMANDED"), False, "judgment", "District Court"), (("GRANTED",), True, "motion", ""))]
+    joined = "\n".join(texts)
+    for form in ("REVERSED AND REMANDED.", " is ", "We ", "the Court grants", "will be", "IT IS ORDERED",
+                 "Judgment ", "Accordingly, we"):
+        assert form.lower() in joined.lower(), form
 
 
 def test_max_words_caps_the_length():
