@@ -128,3 +128,18 @@ def test_sentences_do_not_break_after_legal_abbreviations():
         "Matsushita Elec. Indus. Co. v. Zenith Radio Corp. was cited.",
         "The end.",
     ]
+
+
+def test_hand_written_real_style_opinions_cite_what_their_lists_say():
+    """The citations answer of each hand-written opinion is its hand-written list (compared as the metric does)."""
+    from sft_recipes.evaluation.metrics import split_items
+
+    path = Path(__file__).parents[1] / "benchmarks" / "court_real_style" / "opinions.jsonl"
+    records = read_records(str(path))
+    assert len(records) == 10
+    for record in records:
+        rows, rejects = build_instruction_rows(record.data, record.source)
+        assert not rejects and [r["task"] for r in rows] == list(TASKS)
+        assert rows[0]["caption"] == "added"  # no caption in the text: the record's is put on top
+        got = next(r for r in rows if r["task"] == "citations")["messages"][-1]["content"]
+        assert split_items(got) == split_items("\n".join(record.data["citations"])), record.data["id"]
