@@ -44,9 +44,8 @@ def test_six_rows_with_exact_answers_for_an_opinion_with_its_own_caption():
         "holding": "AFFIRMED IN PART AND REVERSED IN PART AND REMANDED",
         "issue": "The question presented is whether a public employee who may be fired only for cause is entitled "
                  "to a hearing before she is dismissed.",
-        "summarize": "HARLAN v. RIVERBEND WATER DISTRICT (Supreme Court of Oregon, 2018). Ellen Harlan worked as a "
-                     "meter reader for the Riverbend Water District for nine years. The question presented is whether "
-                     "a public employee who may be fired only for cause is entitled to a hearing before she is "
+        "summarize": "HARLAN v. RIVERBEND WATER DISTRICT (Supreme Court of Oregon, 2018). The question presented is "
+                     "whether a public employee who may be fired only for cause is entitled to a hearing before she is "
                      "dismissed. We conclude that the district's rules gave Harlan a property interest in her job, so "
                      "she was owed a hearing before she was fired. Disposition: AFFIRMED IN PART AND REVERSED IN PART "
                      "AND REMANDED.",

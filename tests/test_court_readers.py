@@ -43,9 +43,7 @@ def test_flat_rows_without_a_caption_get_the_record_s_caption_on_top():
         "issue": "The question presented is whether Whitfield's remarks at the board meeting were made as a citizen on "
                  "a matter of public concern.",
         "summarize": "Whitfield v. Marion County School District (Court of Appeals for the Seventh Circuit, 2019). "
-                     "Kendra Whitfield, a former high school teacher, sued the Marion County School District under "
-                     "42 U.S.C. § 1983, claiming that the district declined to renew her contract because she spoke at "
-                     "a school board meeting about mold in her classroom. The question presented is whether "
+                     "The question presented is whether "
                      "Whitfield's remarks at the board meeting were made as a citizen on a matter of public concern. "
                      "We hold that Whitfield spoke as a citizen on a matter of public concern, and that a jury could "
                      "find her speech was a motivating factor in the decision not to renew her contract. "
@@ -104,7 +102,8 @@ def test_courtlistener_api_page_gives_its_results():
     got = answers(result, "9100")
     assert got["case_name"] == "IN RE MARRIAGE OF PELLETIER" and got["court"] == "Colorado Court of Appeals"
     assert got["holding"] == "AFFIRMED IN PART AND REVERSED IN PART AND REMANDED"
-    assert got["summarize"].startswith("IN RE MARRIAGE OF PELLETIER (Colorado Court of Appeals). In this dissolution")
+    assert got["summarize"].startswith("IN RE MARRIAGE OF PELLETIER (Colorado Court of Appeals). We are asked to "
+                                       "decide whether a pension")
 
 
 def test_caselaw_access_project_api_case_uses_the_court_s_own_opinion():

@@ -7,11 +7,11 @@
                        presented is whether ...", "We must decide whether ...", "This appeal asks whether ...",
                        "At issue is whether ..."); failing that, its first sentence with "whether"
     summarize          an EXTRACTIVE summary, a sentence of the opinion for each part: "<case name> (<court>,
-                       <year>)." (the parts the caption shows), the first sentence of the first body paragraph (12+
-                       words, not stating the disposition: what the case is about; an author line run into it, such as
-                       "KAFKER, J.", left out), the issue sentence, the first sentence announcing the holding ("we
-                       hold", "we conclude", "the Court concludes"), each once, then "Disposition: <holding>." when
-                       the holding is known
+                       <year>)." (the parts the caption shows), the issue sentence (when there is none, the first
+                       sentence of the first body paragraph of 12+ words: what the case is about, an author line run
+                       into it such as "KAFKER, J." left out), the first sentence announcing the holding ("we hold",
+                       "we conclude", "the Court concludes"), each once, then "Disposition: <holding>." when the
+                       holding is known
     statutes           (optional task) the statutes and codes cited, one per line, as written
 
 Each answer carries its evidence: the spans of the document that hold it. Everything is looked for in the court's
@@ -108,7 +108,8 @@ def find_issue(text: str, start: int, end: int) -> Span | None:
 
 def extractive_summary(doc: Document, end: int, holding: Answer | Unavailable,
                        issue: Span | None = None) -> Answer | Unavailable:
-    """Caption, what the case is about, the question, the answer, the outcome: each a sentence of the opinion."""
+    """Caption, the question (or, when no sentence states it, what the case is about), the answer, the outcome:
+    each a sentence of the opinion."""
     head, evidence = _summary_head(doc)
     paras = paragraphs(doc.text, doc.body_start, end)
     body = [p for p in paras if word_count(p.text) >= SUMMARY_MIN_WORDS and not paragraph_dispositions(doc.text, p)]
@@ -117,7 +118,7 @@ def extractive_summary(doc: Document, end: int, holding: Answer | Unavailable,
     announced = next((s for p in paras if not paragraph_dispositions(doc.text, p) for s in sentences(doc.text, p)
                       if _HOLDING_SENTENCE.search(s.text)), None)
     picked: list[Span] = []
-    for sentence in (_opening_sentence(doc.text, body[0]), issue, announced):
+    for sentence in (issue or _opening_sentence(doc.text, body[0]), announced):
         if sentence is not None and sentence.text not in {s.text for s in picked}:
             picked.append(sentence)
     parts = ([head] if head else []) + [s.text for s in picked]
