@@ -14,47 +14,39 @@ OPTIONAL_TASKS = ("statutes",)
 
 PHRASINGS: dict[str, tuple[str, ...]] = {
     "summarize": (
-        "Summarize this court opinion in a few sentences taken from it: the caption, the opening sentence of each "
-        "main paragraph, the holding, and the disposition.",
-        "Give an extractive summary of the opinion: case name, court and year, then the first sentence of each main "
-        "paragraph, the sentence announcing the holding, and the disposition.",
-        "Write a short summary of this decision using sentences from the opinion itself (caption, opening sentences "
-        "of the main paragraphs, holding, disposition).",
-        "Summarize the opinion above with its own sentences: caption first, then each main paragraph's opening "
-        "sentence, the holding, and the disposition.",
+        "Summarize this opinion in its own sentences: caption, question, holding, disposition.",
+        "Give an extractive summary of the opinion (caption, question, holding, disposition).",
+        "Summarize the decision using sentences from the opinion.",
+        "Write an extractive summary of this opinion.",
     ),
     "holding": (
-        "What is the disposition of this opinion? Answer with the disposition words only, in capitals (for "
-        "example: AFFIRMED, or REVERSED AND REMANDED).",
-        "How did the court dispose of the case? Give only the disposition in capitals, such as AFFIRMED or VACATED "
-        "AND REMANDED.",
-        "State the outcome of this decision as disposition words in capital letters (e.g. REVERSED, or AFFIRMED IN "
-        "PART AND REVERSED IN PART).",
-        "What did the court do with the judgment or petition before it? Reply with the disposition only, in "
-        "capitals, like DENIED or REVERSED AND REMANDED.",
+        "What is the disposition? Answer in capitals, e.g. AFFIRMED or REVERSED AND REMANDED.",
+        "How did the court dispose of the case? Capitals only, e.g. VACATED AND REMANDED.",
+        "Give the disposition of this opinion in capital letters.",
+        "What did the court do? Disposition words only, in capitals.",
     ),
     "citations": (
         "List the case citations in this opinion, one per line.",
-        "Which cases does this opinion cite? List each full citation once, one per line.",
-        "Extract every case cited in full in this opinion: one citation per line, in the order they first appear.",
-        "Give the list of cases this decision relies on, one full citation per line.",
+        "Which cases does this opinion cite? One full citation per line.",
+        "Extract the cases cited in full, one per line.",
+        "List the cases this decision relies on, one per line.",
     ),
     "court": (
-        "Which court issued this opinion? Answer with the court's name only.",
-        "Name the court that decided this case. Give the court's name and nothing else.",
-        "What court is this opinion from? Reply with just the name of the court.",
-        "Identify the court that issued this decision (the court's name only).",
+        "Which court issued this opinion? Name only.",
+        "Name the court that decided this case.",
+        "What court is this opinion from?",
+        "Which court decided this? Give its name only.",
     ),
     "issue": (
-        "State the key legal issue this opinion decides, in one sentence.",
-        "What question does the court decide in this opinion? Quote the sentence that states it.",
-        "In one sentence, what is the legal issue before the court?",
-        "Give the sentence of the opinion that states the question to be decided.",
+        "State the legal issue this opinion decides, in one sentence.",
+        "What question does the court decide? Quote the sentence.",
+        "What is the issue before the court?",
+        "Quote the sentence stating the question decided.",
     ),
     "case_name": (
-        "What is the name of this case? Answer with the case name only.",
-        "Give the name of this case and nothing else.",
-        "What is this case called? Reply with the case name only.",
+        "What is the name of this case? Name only.",
+        "Give the case name.",
+        "What is this case called?",
         "State the case name of this opinion.",
     ),
     "statutes": (
