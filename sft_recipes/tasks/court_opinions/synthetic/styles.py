@@ -141,9 +141,31 @@ def caption_upper(rng: random.Random, c: Case) -> Caption:
     return Caption(text, c.case_name, c.court.name, (c.caption_name, c.court.name.upper()) if shown else None)
 
 
+def caption_composed(rng: random.Random, c: Case) -> Caption:
+    """A caption put together from its usual parts in a random order and spelling: teaches where a case name and a
+    court are, whatever the layout (none of the held-out layouts' own parts are used)."""
+    upper = rng.random() < 0.4
+    name = c.caption_name if upper else c.case_name
+    court = c.court.name.upper() if upper and rng.random() < 0.5 else c.court.name
+    name_line = rng.choice((name, f"{name}, No. {c.docket}", f"{name};", name))
+    court_line = rng.choice((court, f"{court}, No. {c.docket}", court))
+    extras = [rng.choice((f"No. {c.docket}", f"Docket No. {c.docket}", f"Case No. {c.docket}", "")),
+              rng.choice((f"Decided {spell(c.decided)}", f"Filed {spell(c.decided)}", f"Decided: {spell(c.decided)}",
+                          f"Argued {spell(c.argued)}; decided {spell(c.decided)}", "")),
+              rng.choice(("FOR PUBLICATION", "OPINION", "PUBLISHED OPINION", "", "")),
+              rng.choice((f"Before {', '.join(c.panel)}.", f"Appeal from the {c.court.lower or 'agency'}.", "", ""))]
+    parts = [name_line, court_line] + [e for e in extras if e]
+    rng.shuffle(parts)
+    text = rng.choice(("\n", "\n\n")).join(parts)
+    name_value = name if rng.random() < 0.7 else (c.case_name if upper else c.caption_name)
+    shown = name_value.lower() == name.lower()
+    return Caption(text, name_value, c.court.name, (name, court) if shown else None)
+
+
 CAPTIONS = {
     "train": (caption_none, caption_none, caption_none, caption_plain, caption_reports, caption_slip,
-              caption_docket_first, caption_head_matter, caption_docket_line, caption_court_docket, caption_upper),
+              caption_docket_first, caption_head_matter, caption_docket_line, caption_court_docket, caption_upper,
+              caption_composed, caption_composed, caption_composed),
     "heldout": (caption_westlaw, caption_state_header, caption_name_line, caption_memo),
 }
 
