@@ -67,6 +67,7 @@ def derive_answers(doc: Document, tasks: tuple[str, ...]) -> dict[str, Answer | 
     end = court_opinion_end(doc.text, doc.body_start)
     out: dict[str, Answer | Unavailable] = {}
     holding = _holding(doc, end)
+    issue = find_issue(doc.text, doc.body_start, end)
     for task in tasks:
         if task in ("case_name", "court"):
             span = doc.case_name if task == "case_name" else doc.court
@@ -82,11 +83,9 @@ def derive_answers(doc: Document, tasks: tuple[str, ...]) -> dict[str, Answer | 
             out[task] = (Answer("\n".join(t for t, _ in laws), [s for _, s in laws]) if laws
                          else Unavailable("no statute is cited"))
         elif task == "issue":
-            sentence = find_issue(doc.text, doc.body_start, end)
-            out[task] = Answer(sentence.text, [sentence]) if sentence else Unavailable(
-                "no sentence states the question decided")
+            out[task] = Answer(issue.text, [issue]) if issue else Unavailable("no sentence states the question decided")
         elif task == "summarize":
-            out[task] = extractive_summary(doc, end, holding, find_issue(doc.text, doc.body_start, end))
+            out[task] = extractive_summary(doc, end, holding, issue)
     return out
 
 

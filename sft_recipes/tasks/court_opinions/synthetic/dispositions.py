@@ -33,7 +33,9 @@ APPELLATE = {
               ("We {base}.", "any"), ("For the foregoing reasons, we {base} {s}.", "single"),
               ("We therefore {head_base} {s} and {last_base} for further proceedings.", "split"),
               ("{S} will be {chain}.", "any"), ("IT IS ORDERED that {s} be {CHAIN}.", "any"),
-              ("{Subject} {chain}.", "any"), ("Accordingly, we {base}.", "any")),
+              ("{Subject} {chain}.", "any"), ("Accordingly, we {base}.", "any"),
+              ("{CHAIN} FOR FURTHER PROCEEDINGS.", "any"), ("{Chain} for further proceedings consistent with this "
+                                                             "opinion.", "any")),
     "heldout": (("{Chain}, with costs.", "any"), ("Accordingly, {s} is hereby {chain}.", "any"),
                 ("{S} is {head}; the case is {last} to the {lower}.", "split"), ("We {base} {s}.", "single"),
                 ("We {head_base} {s}, and we {last_base} the case to the {lower}.", "split"),
