@@ -21,6 +21,7 @@ FORMS = [
     ("Petition for review granted.", "GRANTED"),
     ("By the Court.\u2014Judgment reversed and cause remanded with directions.", "REVERSED AND REMANDED"),
     ("REVERSED and REMANDED with instructions to dismiss.", "REVERSED AND REMANDED"),
+    ("AFFIRMED, and costs are awarded to the appellee.", "AFFIRMED"),
     # present passive
     ("The judgment of the Court of Appeals is reversed, and the case is remanded for further proceedings "
      "consistent with this opinion.", "REVERSED AND REMANDED"),

@@ -51,7 +51,7 @@ _STANDALONE = re.compile(
     rf"^(?:(?:the\s+)?(?:{_SUBJECTS})(?:\s+(?:for|of)\s+\w+(?:\s+\w+)?)?\s+(?:is\s+|are\s+)?)?"
     rf"(?P<chain>{_PARTICIPLE}{_PART}"
     rf"(?:{_JOIN}(?:(?:the\s+)?(?:{_SUBJECTS})\s+)?{_PARTICIPLE}{_PART})*)"
-    r"(?:,?\s+(?:with|for)\s+[^.]*)?[.!]?$",
+    r"(?:,?\s+(?:with|for|and\s+costs|costs)\s+[^.]*)?[.!]?$",
     re.IGNORECASE,
 )
 _ORDER_PREFIX = re.compile(r"^(?:by\s+the\s+court\.?\s*[—–:-]+\s*|per\s+curiam[.:]?\s*[—–-]*\s*)", re.IGNORECASE)

@@ -35,7 +35,9 @@ APPELLATE = {
               ("{S} will be {chain}.", "any"), ("IT IS ORDERED that {s} be {CHAIN}.", "any"),
               ("{Subject} {chain}.", "any"), ("Accordingly, we {base}.", "any"),
               ("{CHAIN} FOR FURTHER PROCEEDINGS.", "any"), ("{Chain} for further proceedings consistent with this "
-                                                             "opinion.", "any")),
+                                                             "opinion.", "any"), ("{CHAIN} WITH DIRECTIONS.", "any"),
+              ("{Chain} for a new trial.", "any"), ("{CHAIN}, AND COSTS ARE AWARDED.", "any"),
+              ("We {head_base} {s}, and we {last_base} for further proceedings.", "split")),
     "heldout": (("{Chain}, with costs.", "any"), ("Accordingly, {s} is hereby {chain}.", "any"),
                 ("{S} is {head}; the case is {last} to the {lower}.", "split"), ("We {base} {s}.", "single"),
                 ("We {head_base} {s}, and we {last_base} the case to the {lower}.", "split"),

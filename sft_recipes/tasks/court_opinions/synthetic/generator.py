@@ -202,8 +202,10 @@ class _Writer:
                 sentences.append(rng.choice(st.STATUTE_SENTENCES).format(s=laws.pop(), p=self._principle(principles)))
             if self.cited and rng.random() < 0.7:
                 sentences.append(self._short_form())
-            sentences.append(f"{self._cap(self._principle(principles))}.")
-            sentences += self._arguments(rng.randint(0 if pending else 2, 3))
+            short = words + sum(len(x.split()) for x in sentences) >= self.target - 120
+            if not short or rng.random() < 0.5:
+                sentences.append(f"{self._cap(self._principle(principles))}.")
+            sentences += self._arguments(0 if short else rng.randint(0 if pending else 2, 3))
             paras.append(" ".join(sentences))
             words += len(paras[-1].split())
             if not pending and len(paras) > 40:

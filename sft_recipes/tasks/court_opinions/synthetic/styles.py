@@ -165,7 +165,7 @@ def caption_composed(rng: random.Random, c: Case) -> Caption:
 CAPTIONS = {
     "train": (caption_none, caption_none, caption_none, caption_plain, caption_reports, caption_slip,
               caption_docket_first, caption_head_matter, caption_docket_line, caption_court_docket, caption_upper,
-              caption_composed, caption_composed, caption_composed),
+              caption_composed, caption_composed, caption_composed, caption_composed, caption_composed),
     "heldout": (caption_westlaw, caption_state_header, caption_name_line, caption_memo),
 }
 
