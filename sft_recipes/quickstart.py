@@ -1,6 +1,7 @@
 """Quickstart: the whole flow on the embedded model and data, ending in a base-vs-tuned report.
 
-    prepare -> LoRA training -> base and tuned answer the same held-out opinions -> report -> export the adapter
+    prepare -> LoRA training -> base and tuned answer the same held-out opinions (the test split, then the
+    recipe's ``eval_test_data`` sets: opinions in writing styles never trained on) -> reports -> export the adapter
 
 Every stage is the same function the single commands use; this module only chains them and times them.
 """
@@ -31,7 +32,7 @@ def run_quickstart(config: str | Path | None = None, overrides: list[str] | None
 
 
 def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
-    from sft_recipes.evaluation.cli import evaluate_run
+    from sft_recipes.evaluation.cli import evaluate_recipe_test_sets, evaluate_run
     from sft_recipes.export.exporter import export_run
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.train import train
@@ -52,6 +53,7 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
 
     t = stage("evaluate base and tuned on held-out opinions")
     metrics = evaluate_run(recipe, run_dir, num_samples=eval_samples, format_check_samples=0)
+    extra = evaluate_recipe_test_sets(recipe, run_dir, num_samples=eval_samples)
     timings["evaluate"] = time.perf_counter() - t
 
     t = stage("export the adapter")
@@ -66,13 +68,23 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
         "seconds": {k: round(v, 1) for k, v in timings.items()},
         "train": {k: result.summary.get(k) for k in ("global_step", "train_loss", "train_seconds",
                                                      "seconds_per_step", "tokens_per_second")},
-        "scores": {name: {task: m.get("headline") for task, m in data.get("tasks", {}).items()}
-                   for name, data in metrics.get("models", metrics).items() if isinstance(data, dict)},
+        "scores": _scores(metrics),
+        "test_sets": {name: {"report": str(run_dir / f"eval-{name}" / "report.md"), "scores": _scores(m)}
+                      for name, m in extra.items()},
     }
     (run_dir / "quickstart.json").write_text(json.dumps(summary, indent=2))
     print(json.dumps(summary, indent=2))
     print(f"\n[sft-recipes] quickstart done in {timings['total']:.0f}s. Report: {summary['report']}")
     return summary
+
+
+def _scores(metrics: dict) -> dict:
+    """Per model: each task's headline score and the held-out loss."""
+    out = {}
+    for name, data in metrics.get("models", {}).items():
+        out[name] = {task: m.get("headline") for task, m in data.get("tasks", {}).items()}
+        out[name]["heldout_loss"] = (data.get("heldout") or {}).get("loss")
+    return out
 
 
 def main(argv: list[str]) -> int:

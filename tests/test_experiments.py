@@ -135,7 +135,7 @@ def test_base_vs_tuned_measures():
 
 
 def test_question_is_the_request_not_the_document():
-    from sft_recipes.data.court_opinions import INSTRUCTIONS
+    from sft_recipes.tasks.court_opinions import INSTRUCTIONS
 
     opinion = "SMITH v. JONES\nSupreme Court of Ohio\n\nJones sued Smith over a fence that stood on the line."
     court_row = [{"role": "system", "content": "You are a clerk."},

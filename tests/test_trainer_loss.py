@@ -10,7 +10,8 @@ from trl import SFTTrainer
 
 from sft_recipes.prepare import ensure_prepared
 from sft_recipes.train import build_trainer
-from test_train import alpaca_file, tiny_recipe  # noqa: F401  (module fixture; tests/ is on sys.path)
+# a sibling module, not "tests.test_train": eyecite's dependency fast-diff-match-patch installs a package named "tests"
+from test_train import alpaca_file, tiny_recipe  # noqa: F401  (module fixture)
 
 
 def _loss_grads_metrics(trainer, compute_loss, batch, num_items):

@@ -1,9 +1,9 @@
 """Instruction data, from files on disk to conversation rows ready for splitting.
 
-    sources.py         read records from .json / .jsonl / .csv / .parquet, a saved dataset dir, or the Hub
-    formats.py         turn each record into a conversation row (alpaca, sharegpt, messages, ...), once
-    court_opinions.py  one court opinion -> six instruction rows (summarize, holding, citations, ...)
-    synthetic_court.py a seeded synthetic court-opinion corpus (the embedded data set)
+    sources.py         read records from .json / .jsonl / .csv / .parquet, a folder of .txt / .json documents,
+                       a saved dataset dir, or the Hub
+    formats.py         turn each record into a conversation row (alpaca, sharegpt, messages, ...), once; court
+                       opinions go to their task family (``sft_recipes/tasks/court_opinions/``)
     clean.py           whitespace normalisation, empty turns, exact duplicates
     mix.py             several datasets mixed by weight
     split.py           group-aware train / validation / test with a leakage check

@@ -9,7 +9,9 @@ Formats (``format: auto`` picks one from the fields of the first records, after 
                        gpt/assistant/model/bot/chatgpt -> assistant, system -> system, function_call -> an assistant
                        tool call (value: JSON {"name", "arguments"}, or a list of them), observation / tool -> a tool
                        result ("role"/"content" keys work too)
-    court_opinions     {"id", "case_name", "court", "text", "citations", ...}   -> six rows (court_opinions.py)
+    court_opinions     court opinions: flat {"id", "case_name", "court", "date_filed", "text"}, CourtListener opinion
+                       objects, Caselaw Access Project cases, or {"text"} alone (a folder of .txt files)
+                       -> one row per question (tasks/court_opinions/)
     alpaca             {"instruction", "input"?, "output", "system"?}           user = instruction, a blank line, input
     prompt_completion  {"prompt", "completion"}                                 each a string or a list of messages
     text               {"text"}                                                 a raw document: ONE assistant turn with
@@ -44,6 +46,8 @@ from sft_recipes.recipe import FORMATS
 from sft_recipes.conversation import ROLES, Message, MessageError, ToolCall
 from sft_recipes.data import Reject, make_reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord
+from sft_recipes.tasks.court_opinions import FORMAT as COURT_FORMAT
+from sft_recipes.tasks.court_opinions import build_instruction_rows, looks_like_opinions
 
 SHAREGPT_ROLES = {
     "human": "user",
@@ -92,9 +96,7 @@ def convert_records(
     if fmt == "auto":
         fmt = detect_format(_fields(_rename(d, columns) for d in sample), name)
     result = ConvertResult(rows=[], format=fmt)
-    if fmt == "court_opinions":
-        from sft_recipes.data.court_opinions import build_instruction_rows
-
+    if fmt == COURT_FORMAT:
         for rec in records:
             rows, rejects = build_instruction_rows(
                 _rename(rec.data, columns), rec.source, tasks=court_tasks, system_prompt=legal_system_prompt
@@ -128,8 +130,8 @@ def detect_format(fields: set[str], name: str = "") -> str:
         return "messages"
     if "conversations" in fields:
         return "sharegpt"
-    if "text" in fields and ({"case_name", "court"} & fields):
-        return "court_opinions"
+    if looks_like_opinions(fields):
+        return COURT_FORMAT
     if {"instruction", "output"} <= fields:
         return "alpaca"
     if {"prompt", "completion"} <= fields:
@@ -138,7 +140,8 @@ def detect_format(fields: set[str], name: str = "") -> str:
         return "text"
     raise DataSourceError(
         f"{name}: cannot tell the format from the fields {sorted(fields)} (expected instruction/output, "
-        "conversations, messages, prompt/completion or text; set format: and columns: in the recipe)"
+        "conversations, messages, prompt/completion, text, or a court opinion; set format: and columns: in the "
+        "recipe)"
     )
 
 

@@ -12,13 +12,15 @@ import random
 from dataclasses import dataclass, field
 from typing import Any
 
-from sft_recipes.recipe import EMBEDDED_COURT_DATA, DataArguments, DatasetSpec
+from sft_recipes.recipe import DataArguments, DatasetSpec
 from sft_recipes.data import Reject, reason_counts
 from sft_recipes.data.clean import clean_rows
 from sft_recipes.data.formats import add_system_prompt, convert_records
 from sft_recipes.data.mix import MixPart, mix_datasets
 from sft_recipes.data.sources import DataSourceError, SourceRecord, read_records
 from sft_recipes.data.split import split_rows
+
+EMBEDDED_PREFIX = "embedded:"
 
 
 @dataclass
@@ -105,14 +107,16 @@ def print_counts(result: LoadResult) -> None:
 
 
 def _read(spec: DatasetSpec, data_args: DataArguments, seed: int) -> tuple[list[SourceRecord], str]:
-    if spec.path == EMBEDDED_COURT_DATA:
-        from sft_recipes.data.synthetic_court import generate_records
+    if spec.path.startswith(EMBEDDED_PREFIX):
+        from sft_recipes.tasks.court_opinions import FORMAT
+        from sft_recipes.tasks.court_opinions.synthetic import EMBEDDED, EMBEDDED_HELDOUT_STYLE, embedded_records
 
-        records = [
-            SourceRecord(f"{EMBEDDED_COURT_DATA}:{i}", rec)
-            for i, rec in enumerate(generate_records(data_args.synthetic_opinions, data_args.synthetic_seed), start=1)
-        ]
-        fmt = "court_opinions" if spec.format == "auto" else spec.format
+        generated = embedded_records(spec.path, data_args)
+        if generated is None:
+            raise DataSourceError(f"unknown embedded dataset {spec.path!r} (expected {EMBEDDED} or "
+                                  f"{EMBEDDED_HELDOUT_STYLE})")
+        records = [SourceRecord(f"{spec.path}:{i}", rec) for i, rec in enumerate(generated, start=1)]
+        fmt = FORMAT if spec.format == "auto" else spec.format
     else:
         records = read_records(spec.path, split=spec.split, name=spec.name)
         fmt = spec.format

@@ -7,8 +7,12 @@ can send the user straight to it. What "line" means depends on the kind of file:
     .json (an array)            the 1-based line where the record's object starts in the file
     .csv                        the 1-based line where the record starts (the header is line 1, so data starts at 2;
                                 a quoted field spanning several lines does not shift the next record's number)
+    .json (one object)          1 (a CourtListener or Caselaw Access Project download: one opinion or case per
+                                file; a REST API page ``{"count", "next", "results": [...]}`` gives its results)
     .parquet                    the 1-based row number (there are no lines in a binary file)
     a directory of such files   each file as above; ``train*`` / ``test*`` file names pick the split, as in datasets
+    a folder of .txt documents  ``<folder>/<file>:<line>``; a .txt file is one record (.json files in it as above)
+                                ``{"id": <file path in the folder, without .txt>, "text": <the file>}``
     saved dataset dir / Hub     ``<path>[<split>]:<row>``, the 1-based row number in that split
 
 Text files must be UTF-8 (a leading byte-order mark is accepted). Bytes that are not valid UTF-8 stop the run with
@@ -44,11 +48,14 @@ def read_records(path: str, split: str = "train", name: str | None = None) -> li
     not on disk is looked up with ``datasets.load_dataset`` (which also accepts a local directory of data files).
     """
     p = Path(path).expanduser()
-    data_files = _data_files_in(p, path, split) if p.is_dir() and not _is_saved_dataset(p) else None
+    documents = p.is_dir() and not _is_saved_dataset(p) and any(f.suffix.lower() == ".txt" for f in _document_files(p))
+    data_files = _data_files_in(p, path, split) if p.is_dir() and not _is_saved_dataset(p) and not documents else None
     if p.is_file():
         records = _read_file(p)
     elif p.is_dir() and _is_saved_dataset(p):
         records = _read_saved_dataset(p, path, split)
+    elif documents:
+        records = _read_folder(p)
     elif data_files is not None:
         records = [record for file in data_files for record in _read_file(file)]
     elif p.is_dir() or not _looks_local(path):
@@ -96,7 +103,46 @@ def _read_file(p: Path) -> list[SourceRecord]:
         return _read_csv(p, text)
     if suffix == ".json" and text.lstrip().startswith("["):
         return _read_json_array(p, text)
+    if suffix == ".json" and text.lstrip().startswith("{"):
+        single = _read_json_object(p, text)
+        if single is not None:
+            return single
     return _read_json_lines(p, text)
+
+
+def _read_json_object(p: Path, text: str) -> list[SourceRecord] | None:
+    """A file holding one JSON object (None when it holds JSON lines): the object, or a REST API page's results."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return None
+    results = obj.get("results")
+    if isinstance(results, list) and "next" in obj and all(isinstance(r, dict) for r in results):
+        return [SourceRecord(f"{p}:1", r) for r in results]
+    return [SourceRecord(f"{p}:1", obj)]
+
+
+DOCUMENT_SUFFIXES = (".txt", ".json")
+_DATA_SUFFIXES = (".jsonl", ".csv", ".parquet", ".arrow")
+
+
+def _document_files(p: Path) -> list[Path]:
+    """The .txt / .json files of a folder of documents (one opinion per file), or [] for a folder that holds data
+    files of other kinds (.jsonl, .csv, .parquet: read by ``datasets.load_dataset`` with its split naming)."""
+    files = sorted(f for f in p.rglob("*") if f.is_file() and not f.name.startswith("."))
+    if any(f.suffix.lower() in _DATA_SUFFIXES for f in files):
+        return []
+    return [f for f in files if f.suffix.lower() in DOCUMENT_SUFFIXES]
+
+
+def _read_folder(p: Path) -> list[SourceRecord]:
+    records = []
+    for f in _document_files(p):
+        if f.suffix.lower() == ".txt":
+            records.append(SourceRecord(f"{f}:1", {"id": str(f.relative_to(p).with_suffix("")), "text": _read_utf8(f)}))
+        else:
+            records.extend(_read_file(f))
+    return records
 
 
 def _read_utf8(p: Path) -> str:

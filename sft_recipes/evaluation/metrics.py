@@ -4,8 +4,8 @@ Normalisation follows SQuAD (lowercase, drop punctuation and the articles a/an/t
 a model that answers "Reversed." to the reference "REVERSED" has the right answer, and exact string
 comparison would hide that. Raw exact match is still reported, because format drift matters too.
 
-Each court-opinion task gets the metric that fits its answer shape (``TASK_METRICS``); ``score_rows``
-averages per task and overall.
+Each task of a task family gets the metric that fits its answer shape (court opinions:
+``tasks/court_opinions/metrics.py``); ``score_rows`` averages per task and overall.
 """
 
 from __future__ import annotations
@@ -31,16 +31,7 @@ _ROLE_HEADER = re.compile(
     re.IGNORECASE | re.MULTILINE,
 )
 
-# Which metric is the headline for each court-opinion task.
-TASK_METRICS: dict[str, str] = {
-    "court": "normalized_em",
-    "case_name": "normalized_em",
-    "holding": "normalized_em",
-    "citations": "citation_f1",
-    "summarize": "token_f1",
-    "issue": "token_f1",
-}
-DEFAULT_HEADLINE = "token_f1"  # tasks outside the court set: free text, so overlap says more than exact match
+DEFAULT_HEADLINE = "token_f1"  # tasks of no task family: free text, so overlap says more than exact match
 
 
 def normalize_answer(text: str) -> str:
@@ -99,7 +90,11 @@ def split_items(text: str) -> list[str]:
 
 def citation_f1(answer: str, reference: str) -> float:
     """Set F1 between the items of two list answers (order and duplicates do not matter)."""
-    a, r = set(split_items(answer)), set(split_items(reference))
+    return set_f1(set(split_items(answer)), set(split_items(reference)))
+
+
+def set_f1(a: set, r: set) -> float:
+    """F1 of an answer set against a reference set; two empty sets agree."""
     if not a or not r:
         return float(a == r)
     common = len(a & r)
@@ -174,21 +169,22 @@ def format_overfitting(
 
 
 def headline_metric(task: str) -> str:
+    """The headline metric of a task: its task family's choice (tasks/), else token F1."""
+    from sft_recipes.tasks.court_opinions.metrics import TASK_METRICS
+
     return TASK_METRICS.get(task, DEFAULT_HEADLINE)
 
 
 def score_answer(task: str, answer: str, reference: str) -> dict[str, float | None]:
-    """Every metric that fits ``task``, plus the answer-shape checks every task gets."""
+    """Every metric that fits ``task`` (its task family adds its own), plus the answer-shape checks every task gets."""
+    from sft_recipes.tasks.court_opinions.metrics import task_scores
+
     scores: dict[str, float | None] = {
         "exact_match": exact_match(answer, reference),
         "normalized_em": normalized_exact_match(answer, reference),
     }
-    if task == "citations":
-        scores["citation_f1"] = citation_f1(answer, reference)
-    if task in ("summarize", "issue", "holding", "court", "case_name"):
-        scores["contains"] = contains(answer, reference)
-    if task != "citations":
-        scores["token_f1"] = token_f1(answer, reference)
+    family = task_scores(task, answer, reference)
+    scores.update(family if family is not None else {"token_f1": token_f1(answer, reference)})
     scores["length_ratio"] = length_ratio(answer, reference)
     scores["empty"] = float(is_empty(answer))
     scores["format_adherence"] = format_adherence(answer)

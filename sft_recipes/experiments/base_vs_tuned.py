@@ -43,14 +43,14 @@ MEASURES = ("stops", "repeats_prompt", "new_turn", "empty")
 def question_of(messages: Sequence[dict[str, str]], task: str = "") -> str:
     """The request itself, without the document it comes with.
 
-    A court-opinion row's request is its task's fixed instruction (wherever it sits next to the opinion); any
+    A court-opinion row's request is its question, the last paragraph of its user message (after the opinion); any
     other row's is the first paragraph of its last user message (Alpaca puts the instruction before the input).
     """
-    from sft_recipes.data.court_opinions import INSTRUCTIONS
+    from sft_recipes.tasks.court_opinions import PHRASINGS
 
-    if task in INSTRUCTIONS:
-        return INSTRUCTIONS[task]
     user = next((m["content"] for m in reversed(messages) if m["role"] == "user"), "")
+    if task in PHRASINGS:
+        return user.strip().rsplit("\n\n", 1)[-1].strip()
     return next((p.strip() for p in user.strip().split("\n\n") if p.strip()), "")
 
 

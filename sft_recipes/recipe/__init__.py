@@ -10,6 +10,7 @@
 
 from sft_recipes.recipe.arguments import (
     EMBEDDED_COURT_DATA,
+    EMBEDDED_COURT_HELDOUT_STYLE,
     FORMATS,
     LENGTH_POLICIES,
     MULTI_TURN,
@@ -26,7 +27,7 @@ from sft_recipes.recipe.parse import load_recipe, read_yaml_mapping
 from sft_recipes.recipe.recipe import SECTIONS, Recipe, section_classes
 
 __all__ = [
-    "EMBEDDED_COURT_DATA", "FORMATS", "LENGTH_POLICIES", "MULTI_TURN", "SYSTEM_MESSAGE", "TRAIN_ON", "SECTIONS",
+    "EMBEDDED_COURT_DATA", "EMBEDDED_COURT_HELDOUT_STYLE", "FORMATS", "LENGTH_POLICIES", "MULTI_TURN", "SYSTEM_MESSAGE", "TRAIN_ON", "SECTIONS",
     "DataArguments", "DatasetSpec", "EvalArguments", "Recipe", "RecipeError", "load_recipe", "read_yaml_mapping",
     "section_classes", "unknown_value", "valid_values",
 ]

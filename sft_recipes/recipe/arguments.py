@@ -11,6 +11,7 @@ from typing import Any
 from sft_recipes import SFTRecipesError
 
 EMBEDDED_COURT_DATA = "embedded:court-opinions"
+EMBEDDED_COURT_HELDOUT_STYLE = "embedded:court-opinions-heldout-style"
 TRAIN_ON = ("assistant", "all", "last_assistant")
 LENGTH_POLICIES = ("drop", "truncate", "error")
 MULTI_TURN = ("auto", "whole", "per_turn")
@@ -56,10 +57,16 @@ class DataArguments:
         default=None, metadata={"help": "system prompt for court-opinion instructions (default: built in)"}
     )
     court_tasks: list[str] | None = field(
-        default=None, metadata={"help": "court-opinion instruction types to build (default: all six)"}
+        default=None, metadata={"help": "court-opinion instruction types to build (default: the six; +statutes)"}
     )
     synthetic_opinions: int = field(default=400, metadata={"help": "size of the embedded synthetic court corpus"})
     synthetic_seed: int = field(default=1234, metadata={"help": "seed of the embedded synthetic court corpus"})
+    synthetic_heldout_opinions: int = field(
+        default=24, metadata={"help": f"size of {EMBEDDED_COURT_HELDOUT_STYLE} (writing styles never trained on)"}
+    )
+    synthetic_max_words: int | None = field(
+        default=None, metadata={"help": "cap on the length of synthetic opinions, in words (default: up to ~2,400)"}
+    )
     chat_template: str = field(
         default="auto",
         metadata={"help": "auto (the tokenizer's own) | chatml | alpaca | path to a .jinja file"},
@@ -120,15 +127,15 @@ class DataArguments:
         self.dataset_specs = [DatasetSpec(**_check_spec(d)) for d in self.datasets]
 
 
-def _check_spec(entry: Any) -> dict:
+def _check_spec(entry: Any, key: str = "datasets") -> dict:
     if isinstance(entry, str):
         return {"path": entry}
     if not isinstance(entry, dict) or "path" not in entry:
-        raise RecipeError(f"datasets: each entry needs a 'path', got {entry!r}")
+        raise RecipeError(f"{key}: each entry needs a 'path', got {entry!r}")
     known = [f.name for f in dataclasses.fields(DatasetSpec)]
-    for key in entry:
-        if key not in known:
-            raise RecipeError(f"datasets: unknown key {key!r}{_suggest(key, known)}")
+    for name in entry:
+        if name not in known:
+            raise RecipeError(f"{key}: unknown key {name!r}{_suggest(name, known)}")
     return entry
 
 
@@ -141,6 +148,11 @@ class EvalArguments:
         default=None, metadata={"help": "test rows for the held-out loss (default: eval_num_samples)"}
     )
     eval_do_sample: bool = field(default=False, metadata={"help": "sample instead of greedy decoding"})
+    eval_test_data: list[Any] = field(
+        default_factory=list,
+        metadata={"help": "more test sets evaluated after the test split, each a dataset entry (path, format, ...) "
+                          "read through the same converters as training data"},
+    )
     eval_temperature: float = field(default=0.7, metadata={"help": "sampling temperature (with eval_do_sample)"})
     judge_base_url: str | None = field(default=None, metadata={"help": "OpenAI-compatible judge server URL"})
     judge_model: str | None = field(default=None, metadata={"help": "judge model name (server) or path (local)"})
@@ -154,6 +166,9 @@ class EvalArguments:
     judge_max_new_tokens: int = field(default=128, metadata={"help": "answer budget for the judged prompts"})
     judge_max_tokens: int = field(default=512, metadata={"help": "judge reply budget"})
     judge_verdict_only: bool = field(default=False, metadata={"help": "ask the judge for the verdict alone"})
+
+    def __post_init__(self) -> None:
+        self.test_data_specs = [DatasetSpec(**_check_spec(d, "eval_test_data")) for d in self.eval_test_data]
 
 
 # Set by launchers, never written in a recipe: not worth suggesting.

@@ -38,8 +38,14 @@ class Recipe:
             for f in dataclasses.fields(obj):
                 if section == "training" and not _worth_saving(obj, f):
                     continue
+                if self.activation_checkpointing_auto and f.name in AUTO_CHECKPOINTING_KEYS:
+                    continue  # left unset: decided per batch again when the saved recipe is run
+
                 out[f.name] = plain(getattr(obj, f.name))
         return out
+
+
+AUTO_CHECKPOINTING_KEYS = ("activation_checkpointing", "gradient_checkpointing")
 
 
 def _worth_saving(obj: Any, f: dataclasses.Field) -> bool:

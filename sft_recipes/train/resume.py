@@ -40,6 +40,8 @@ class RunTotals:
     loss_sum: float = 0.0  # sum over optimizer steps of the logged training loss
     num_tokens: int = 0  # tokens seen in training batches (TRL's num_tokens)
     train_seconds: float = 0.0  # time spent training the steps that count (not the ones lost to a kill)
+    batches: int = 0  # batches seen by the per-batch activation checkpointing policy (0: no policy)
+    batches_checkpointed: int = 0  # of those, batches that recomputed activations
 
     @property
     def train_loss(self) -> float:
@@ -96,11 +98,14 @@ class ResumableTrainerMixin:
 
     def run_totals(self, unlogged_loss: float = 0.0) -> RunTotals:
         """The whole run's totals now: the resumed checkpoint's, plus this call's."""
+        policy = getattr(self, "checkpointing", None)
         return RunTotals(
             global_step=self.state.global_step,
             loss_sum=self._prior.loss_sum + self._total_loss_scalar + unlogged_loss,
             num_tokens=int(self._total_train_tokens),
             train_seconds=self._prior.train_seconds + time.perf_counter() - self._call_started,
+            batches=self._prior.batches + (policy.steps if policy else 0),
+            batches_checkpointed=self._prior.batches_checkpointed + (policy.steps_checkpointed if policy else 0),
         )
 
     def log(self, logs: dict[str, float], start_time: float | None = None) -> None:

@@ -254,7 +254,8 @@ def checkpointing_summary(trainer) -> str:
     policy = trainer.checkpointing
     if policy is None:
         return "every layer" if trainer.args.activation_checkpointing else "off"
-    return f"per batch: {policy.steps_checkpointed} of {policy.steps} batches checkpointed"
+    totals = trainer.final_totals or trainer.run_totals()  # the whole run's, across resumes
+    return f"per batch: {totals.batches_checkpointed} of {totals.batches} batches checkpointed"
 
 
 def main(argv: list[str]) -> int:

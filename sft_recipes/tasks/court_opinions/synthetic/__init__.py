@@ -1,0 +1,51 @@
+"""The embedded synthetic court-opinion corpus (generator.py), with a held-out writing-style split.
+
+    embedded:court-opinions                  ``synthetic_opinions`` opinions in the training styles
+    embedded:court-opinions-heldout-style    ``synthetic_heldout_opinions`` opinions in styles never used in training
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sft_recipes.tasks.court_opinions.synthetic.generator import (
+    SyntheticOpinion,
+    generate_opinion,
+    generate_opinions,
+)
+
+EMBEDDED = "embedded:court-opinions"
+EMBEDDED_HELDOUT_STYLE = "embedded:court-opinions-heldout-style"
+HELDOUT_SEED_OFFSET = 1  # the held-out split is drawn with seed + 1: no opinion is shared with training
+
+__all__ = ["EMBEDDED", "EMBEDDED_HELDOUT_STYLE", "SyntheticOpinion", "embedded_records", "generate_opinion",
+           "generate_opinions", "generate_records", "write_corpus"]
+
+
+def generate_records(n: int, seed: int, styles: str = "train", max_words: int | None = None) -> list[dict[str, Any]]:
+    """The corpus as court-opinion records (what ``write_corpus`` writes, one per line)."""
+    return [o.record for o in generate_opinions(n, seed, styles, max_words)]
+
+
+def write_corpus(path: str | Path, n: int, seed: int, styles: str = "train", max_words: int | None = None) -> Path:
+    """Write ``n`` synthetic opinions as JSON lines (the ``court_opinions`` format)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w", encoding="utf-8") as f:
+        for record in generate_records(n, seed, styles, max_words):
+            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    return path
+
+
+def embedded_records(path: str, data_args: Any) -> list[dict[str, Any]] | None:
+    """The records an ``embedded:`` dataset path names (sized and seeded by the recipe), or None if it names none."""
+    if path == EMBEDDED:
+        return generate_records(data_args.synthetic_opinions, data_args.synthetic_seed, "train",
+                                data_args.synthetic_max_words)
+    if path == EMBEDDED_HELDOUT_STYLE:
+        return generate_records(data_args.synthetic_heldout_opinions,
+                                data_args.synthetic_seed + HELDOUT_SEED_OFFSET, "heldout",
+                                data_args.synthetic_max_words)
+    return None
