@@ -15,7 +15,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("sft_recipes.prepare", "clean, split, render and label a recipe's data; write reports"),
     "preview": ("sft_recipes.chat.preview", "show rows token by token, trained vs masked"),
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
-    "launch": ("sft_recipes.train.launch", "train under accelerate launch: launch NAME --config R (= train --accelerate_config NAME)"),
+    "launch": ("sft_recipes.train.launch", "train under accelerate launch (= train --accelerate_config NAME)"),
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),
     "meta-eval": ("sft_recipes.evaluation.meta_eval_cli", "how far to trust a judge: correlation / kappa with reference scores"),

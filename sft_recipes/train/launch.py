@@ -56,7 +56,7 @@ OPTIONS = {
     "machine_rank": (int, "this machine's rank, 0 on the main one"),
     "main_process_ip": (str, "the main machine's address"),
     "main_process_port": (int, "a free port on the main machine"),
-    "mixed_precision": (str, "no, fp16 or bf16 (default: the config's)"),
+    "mixed_precision": (str, "no, fp16, bf16 or fp8 (default: the config's; no for DeepSpeed on CPU processes)"),
 }
 
 
@@ -107,7 +107,8 @@ def parse_launch(argv: list[str]) -> tuple[str, dict, list[str]]:
 
     parser = argparse.ArgumentParser(
         prog="sft-recipes launch",
-        description="sft-recipes train under accelerate launch (the same as train --accelerate_config NAME).")
+        description="sft-recipes train under accelerate launch (the same as train --accelerate_config NAME).",
+        epilog="Every other argument goes to sft-recipes train: --config RECIPE and any --key value override.")
     parser.add_argument("name", help=f"{', '.join(CONFIGS)}, or a path to an accelerate config YAML")
     add_launch_options(parser)
     args, rest = parser.parse_known_args(argv)
