@@ -8,12 +8,14 @@ import importlib
 import sys
 
 from sft_recipes import SFTRecipesError, __version__
+from sft_recipes.runtime import quiet
 
 # subcommand -> (module with a ``main(argv) -> int``, one-line help)
 COMMANDS: dict[str, tuple[str, str]] = {
     "prepare": ("sft_recipes.prepare", "clean, split, render and label a recipe's data; write reports"),
     "preview": ("sft_recipes.chat.preview", "show rows token by token, trained vs masked"),
     "train": ("sft_recipes.train", "fine-tune with TRL's SFTTrainer (LoRA, QLoRA or full)"),
+    "launch": ("sft_recipes.train.launch", "train under accelerate launch (= train --accelerate_config NAME)"),
     "eval": ("sft_recipes.evaluation.cli", "held-out loss, task metrics, base vs tuned"),
     "judge": ("sft_recipes.evaluation.judge.cli", "LLM-as-a-judge: single scores or pairwise with position swap"),
     "meta-eval": ("sft_recipes.evaluation.meta_eval_cli", "how far to trust a judge: correlation / kappa with reference scores"),
@@ -30,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Supervised fine-tuning recipes: prepare -> train -> eval -> export, from one YAML recipe.",
     )
     parser.add_argument("--version", action="version", version=f"sft-recipes {__version__}")
+    parser.add_argument("--verbose", action="store_true",
+                        help="show every upstream warning and log line (hidden ones: sft_recipes/runtime/quiet.py)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
@@ -38,6 +42,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    verbose = "--verbose" in argv  # before or after the subcommand; launched processes inherit it (quiet.py)
+    argv = [a for a in argv if a != "--verbose"]
+    quiet.install(verbose)
     parser = build_parser()
     if not argv or argv[0] not in COMMANDS:
         parser.parse_args(argv or ["--help"])  # prints help / the unknown-command error and exits

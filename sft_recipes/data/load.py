@@ -85,7 +85,7 @@ def split_conversations(
     if show:
         sizes = ", ".join(f"{name} {n}" for name, n in report["sizes"].items())
         print(
-            f"splits: {sizes}; removed as leaks: {report['removed_across_splits']}; shared across splits: "
+            f"[sft-recipes] splits: {sizes}; removed as leaks: {report['removed_across_splits']}; shared across splits: "
             f"groups {report['shared_groups']}, conversations {report['shared_content']}, "
             f"prompts {report['shared_prompts']}"
         )

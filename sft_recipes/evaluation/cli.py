@@ -130,8 +130,8 @@ def print_summary(metrics: dict, where: Path) -> None:
         overall = result["overall"]
         heldout = result.get("heldout") or {}
         loss = f", held-out loss {heldout['loss']:.3f}" if "loss" in heldout else ""
-        print(f"{name}: headline {overall['headline']:.3f}{loss}")
-    print(f"wrote {where}")
+        print(f"[sft-recipes] {name}: headline {overall['headline']:.3f}{loss}")
+    print(f"[sft-recipes] wrote {where}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,12 +1,8 @@
-"""``python -m sft_recipes.export``: the export command on its own, with the same one-line errors as the CLI."""
+"""``python -m sft_recipes.export``: the export command on its own, run as ``sft-recipes export`` runs it (one-line
+errors, quiet output unless --verbose)."""
 
 import sys
 
-from sft_recipes import SFTRecipesError
-from sft_recipes.export.cli import main
+from sft_recipes.cli import main
 
-try:
-    sys.exit(main())
-except SFTRecipesError as e:
-    print(f"error: {e}", file=sys.stderr)
-    sys.exit(1)
+sys.exit(main(["export", *sys.argv[1:]]))

@@ -56,6 +56,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     training = per_section["training"]
     training.setdefault("output_dir", "runs/" + (Path(path).stem if path else "recipe"))
     checkpointing_auto = "activation_checkpointing" not in training and "gradient_checkpointing" not in training
+    _use_current_checkpointing_names(training)
     apply_hardware_defaults(training)
     apply_gpu_defaults(per_section["model"], training)
     classes = section_classes()
@@ -70,6 +71,17 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     recipe = Recipe(**built, source=str(path) if path else None, activation_checkpointing_auto=checkpointing_auto)
     validate_recipe(recipe)
     return recipe
+
+
+def _use_current_checkpointing_names(training: dict[str, Any]) -> None:
+    """transformers 5 renamed ``gradient_checkpointing[_kwargs]`` to ``activation_checkpointing[_kwargs]`` and warns
+    when only the old name is set, which TRL's default (``gradient_checkpointing=True``) always is: pass the new names
+    (a recipe may still use either)."""
+    for old, new, default in (("gradient_checkpointing", "activation_checkpointing", True),
+                              ("gradient_checkpointing_kwargs", "activation_checkpointing_kwargs", None)):
+        value = training.pop(old, default)
+        if value is not None:
+            training.setdefault(new, value)
 
 
 def _read_recipe_file(path: Path) -> dict[str, Any]:

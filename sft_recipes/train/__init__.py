@@ -10,6 +10,7 @@
     varlen_attention.py      per-example attention for padding-free batches on CPU (registered with transformers)
     checkpointing_policy.py  activation checkpointing decided per batch from its tokens and a memory estimate
     cpu_launch.py            multi-process launches without a GPU: gloo DDP, DeepSpeed over gloo, FSDP refused
+    launch.py                train --accelerate_config NAME / `sft-recipes launch NAME`: accelerate launch of training
 """
 
 from sft_recipes.train.run import (

@@ -35,5 +35,6 @@ def apply_cpu_launch_defaults(training: dict[str, Any]) -> None:
         )
     if _flag("ACCELERATE_USE_DEEPSPEED"):
         training.setdefault("ddp_backend", "gloo")
+        training.setdefault("dataloader_pin_memory", False)  # nothing to pin for; torch warns on every loader
         return
     training.setdefault("use_cpu", True)

@@ -261,12 +261,24 @@ def checkpointing_summary(trainer) -> str:
 def main(argv: list[str]) -> int:
     import argparse
 
+    from sft_recipes.train.launch import add_launch_options, launch, launch_options
+
     parser = argparse.ArgumentParser(
         prog="sft-recipes train",
         description="Fine-tune with a recipe. Any recipe key can be overridden: --key value.",
     )
     parser.add_argument("--config", help="recipe YAML (default: all defaults = the quickstart setup)")
+    parser.add_argument("--accelerate_config", metavar="NAME",
+                        help="run under accelerate launch: single_gpu, multi_gpu, zero2, zero3, fsdp2, multi_cpu, "
+                             "or a path to an accelerate config YAML")
+    add_launch_options(parser)
     args, overrides = parser.parse_known_args(argv)
+    if args.accelerate_config:
+        return launch(args.accelerate_config, launch_options(args),
+                      [*(["--config", args.config] if args.config else []), *overrides])
+    if launch_options(args):
+        raise SFTRecipesError(f"--{next(iter(launch_options(args)))} goes with --accelerate_config NAME "
+                              "(or sft-recipes launch NAME)")
     recipe = load_recipe(args.config, overrides)
     result = train(recipe)
     if result.summary:
