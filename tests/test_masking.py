@@ -15,13 +15,12 @@ from sft_recipes.chat.masking import (
     Reject,
     TokenizedRow,
     first_cause,
-    tokenize_conversation,
-    tokenize_dataset,
     trained_spans,
     verify_row,
 )
 from sft_recipes.chat.template_info import TemplateError, describe_template
 from sft_recipes.chat.templates import setup_chat_template
+from sft_recipes.chat.tokenize import tokenize_conversation, tokenize_dataset
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
 

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from template_families import family_tokenizer
 
-from sft_recipes.chat.masking import tokenize_dataset, trained_spans
+from sft_recipes.chat.masking import trained_spans
+from sft_recipes.chat.tokenize import tokenize_dataset
 from sft_recipes.chat.template_info import describe_template
 from sft_recipes.recipe import DataArguments
 from sft_recipes.conversation import Conversation

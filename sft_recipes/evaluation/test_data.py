@@ -59,7 +59,7 @@ def load_eval_set(recipe: Recipe, spec: DatasetSpec, show: bool = True) -> EvalS
 def tokenize_for_loss(rows: list[dict[str, Any]], tokenizer: Any, data: DataArguments) -> tuple[Any, list[dict[str, Any]]]:
     """``input_ids`` + ``labels`` of the rows for the held-out loss (no length limit), labelled as prepare labels
     training rows (the run's template, the recipe's turn and reasoning options), and the rows' rejects."""
-    from sft_recipes.chat.masking import tokenize_dataset
+    from sft_recipes.chat.tokenize import tokenize_dataset
     from sft_recipes.chat.template_info import template_info_for
 
     result = tokenize_dataset(

@@ -144,7 +144,8 @@ def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any
 
 def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, template) -> _Tokenized:
     """Every split through the template and the labels; rows below ``min_response_tokens`` become rejects."""
-    from sft_recipes.chat.masking import IGNORE_INDEX, tokenize_dataset
+    from sft_recipes.chat.masking import IGNORE_INDEX
+    from sft_recipes.chat.tokenize import tokenize_dataset
 
     data = recipe.data
     total = sum(len(rows) for rows in splits.values())
