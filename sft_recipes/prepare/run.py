@@ -71,11 +71,32 @@ def run_paths(recipe: Recipe) -> dict[Path, str]:
 
 
 def fingerprint(recipe: Recipe) -> str:
-    """Every data setting (all of the data section, the model, max_length, seed) and the package version."""
+    """Every data setting (all of the data section, the model, max_length, seed), the content of the local data
+    and template files they name, and the package version."""
     data = {f.name: getattr(recipe.data, f.name) for f in dataclasses.fields(recipe.data) if f.name != "prepared_dir"}
     flat = recipe.to_dict()
-    picked = {**data, **{k: flat.get(k) for k in _OTHER_DATA_KEYS}, "version": __version__}
+    named = [str(spec.get("path", "")) for spec in recipe.data.datasets] + [str(recipe.data.chat_template)]
+    picked = {**data, **{k: flat.get(k) for k in _OTHER_DATA_KEYS}, "version": __version__,
+              "contents": {name: _content_digest(Path(name).expanduser()) for name in named if _is_local(name)}}
     return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _is_local(name: str) -> bool:
+    try:
+        return bool(name) and len(name) < 4096 and Path(name).expanduser().exists()
+    except OSError:  # template text rather than a path
+        return False
+
+
+def _content_digest(path: Path) -> str:
+    """sha256 over a file, or over every file of a folder with its relative name."""
+    digest = hashlib.sha256()
+    for file in sorted(f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file()):
+        digest.update(str(file.relative_to(path)).encode() if file != path else b"")
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def is_fresh(directory: Path, recipe: Recipe) -> bool:
