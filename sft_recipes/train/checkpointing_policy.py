@@ -28,6 +28,8 @@ import os
 from dataclasses import dataclass
 from typing import Any
 
+from sft_recipes.chat.masking import IGNORE_INDEX
+
 SAFETY = 0.8  # share of the free memory activations may use
 ADAM_BYTES_PER_PARAM = 12  # fp32 gradient + two moments
 
@@ -127,7 +129,7 @@ class AdaptiveCheckpointing:
     def plan(self, inputs: dict) -> int | None:
         tokens = int(inputs["input_ids"].numel())
         labels = inputs.get("labels")
-        scored = int((labels != -100).sum()) if labels is not None else tokens
+        scored = int((labels != IGNORE_INDEX).sum()) if labels is not None else tokens
         k = self.estimate.layers_to_checkpoint(tokens, scored, self.budget)
         return every_n_layers(k, self.estimate.n_layers)
 
