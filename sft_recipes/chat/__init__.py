@@ -9,10 +9,11 @@
     preview.py        trained vs masked tokens, in colour
 """
 
-from sft_recipes.chat.masking import IGNORE_INDEX, Reject, TokenizedRow
+from sft_recipes.chat.masking import IGNORE_INDEX, TokenizedRow
 from sft_recipes.chat.tokenize import tokenize_conversation, tokenize_dataset
 from sft_recipes.chat.template_info import TemplateError, TemplateInfo, describe_template, load_template_info
 from sft_recipes.chat.templates import join_instruction_input, setup_chat_template
+from sft_recipes.data.rejects import Reject
 
 __all__ = [
     "IGNORE_INDEX", "Reject", "TemplateError", "TemplateInfo", "TokenizedRow", "describe_template",

@@ -23,6 +23,7 @@ from sft_recipes import SFTRecipesError
 from sft_recipes.chat.render import Renderer
 from sft_recipes.chat.template_info import TemplateInfo, special_token_ids
 from sft_recipes.chat.turns import ConversationPlan, PlanReject, RowPlan, plan_conversation
+from sft_recipes.data.rejects import Reject
 from sft_recipes.recipe import LENGTH_POLICIES, MULTI_TURN, TRAIN_ON
 
 IGNORE_INDEX = -100
@@ -51,16 +52,6 @@ class TokenizedRow:
     @property
     def num_trained(self) -> int:
         return sum(1 for label in self.labels if label != IGNORE_INDEX)
-
-
-@dataclass
-class Reject:
-    reason: str
-    source: str = ""
-    row: dict[str, Any] | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"reason": self.reason, "source": self.source, "row": self.row}
 
 
 @dataclass
@@ -291,20 +282,16 @@ def conversation_json(row: dict[str, Any]) -> dict[str, Any]:
     return {"messages": row["messages"], **({"tools": row["tools"]} if row.get("tools") else {})}
 
 
-def first_cause(rejects: list[Reject | dict[str, Any]]) -> str:
+def first_cause(rejects: list[Reject]) -> str:
     """One line for "no row survived: <cause>": the first reject and how common its reason is."""
     if not rejects:
         return ""
-
-    def parts(r):
-        return (r["reason"], r.get("source", "")) if isinstance(r, dict) else (r.reason, r.source)
-
-    reason, source = parts(rejects[0])
-    where = f"{source}: " if source else ""
-    kinds = Counter(parts(r)[0].split(":")[0] for r in rejects)
-    same = kinds[reason.split(":")[0]]
+    first = rejects[0]
+    where = f"{first.source}: " if first.source else ""
+    kinds = Counter(r.reason.split(":")[0] for r in rejects)
+    same = kinds[first.reason.split(":")[0]]
     tail = f" ({same} of {len(rejects)} rejects like this)" if len(rejects) > 1 else ""
-    return f"{where}{reason}{tail}"
+    return f"{where}{first.reason}{tail}"
 
 
 def next_token_targets(labels):

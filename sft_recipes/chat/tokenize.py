@@ -13,7 +13,6 @@ from typing import Any
 from sft_recipes.chat.masking import (
     MaskingOptions,
     PieceEncoder,
-    Reject,
     TokenizedRow,
     conversation_json,
     label_conversation,
@@ -22,6 +21,7 @@ from sft_recipes.chat.masking import (
 from sft_recipes.chat.render import Renderer
 from sft_recipes.chat.template_info import TemplateInfo, describe_template
 from sft_recipes.chat.turns import ConversationPlan, PlanReject, plan_conversation
+from sft_recipes.data.rejects import Reject
 
 
 def tokenize_conversation(tokenizer, messages: list[dict[str, Any]], info: TemplateInfo | None = None,

@@ -76,13 +76,13 @@ def build_report(
     splits: dict[str, list[dict]],
     tokenized: dict[str, list[dict]],
     load_counts: dict[str, Any],
-    rejects: list[dict],
+    rejects: list,
     overlap: dict[str, Any],
     samples: list[str],
     pad_token_id: int,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from sft_recipes.data import reason_counts
+    from sft_recipes.data.rejects import reason_counts
 
     reasons = Counter(reason_counts(rejects))
     return {
