@@ -44,7 +44,7 @@ def test_dedupe_on_normalised_content_names_the_first_source():
     result = load_conversations(args, seed=0, show=False)
     path = DATA / "duplicates.jsonl"
     assert [r["source"] for r in result.rows] == [f"{path}:1", f"{path}:3"]
-    assert [(r["reason"], r["source"]) for r in result.rejects] == [
+    assert [(r.reason, r.source) for r in result.rejects] == [
         ("empty instruction", f"{path}:4"),
         (f"duplicate of {path}:1", f"{path}:2"),
     ]
@@ -56,7 +56,7 @@ def test_duplicates_across_datasets_and_dedupe_off():
     paths = [{"path": str(DATA / "alpaca.jsonl")}, {"path": str(DATA / "alpaca.csv")}]
     deduped = load_conversations(DataArguments(datasets=paths), seed=0, show=False)
     assert len(deduped.rows) == 3 and len(deduped.rejects) == 3
-    assert deduped.rejects[0]["reason"] == f"duplicate of {DATA / 'alpaca.jsonl'}:1"
+    assert deduped.rejects[0].reason == f"duplicate of {DATA / 'alpaca.jsonl'}:1"
     kept_all = load_conversations(DataArguments(datasets=paths, dedupe=False), seed=0, show=False)
     assert len(kept_all.rows) == 6 and not kept_all.rejects
 
@@ -67,7 +67,7 @@ def test_empty_turns_are_rejected_but_documents_without_a_user_turn_are_kept():
              "task": "", "id": "a:4", "group": "a:4"}]
     result = clean_rows(rows)
     assert [r["source"] for r in result.rows] == ["a:3", "a:4"]
-    assert [r["reason"] for r in result.rejects] == ["empty user instruction", "empty assistant output"]
+    assert [r.reason for r in result.rejects] == ["empty user instruction", "empty assistant output"]
     assert result.counts == {"read": 4, "kept": 2,
                              "rejected": {"empty user instruction": 1, "empty assistant output": 1}}
 
@@ -124,7 +124,7 @@ def test_rows_that_leak_across_groups_are_removed_and_reported():
     assert report["shared_prompts"] == report["shared_content"] == 0
     assert report["removed_across_splits"] == len(report["rejects"]) > 0
     assert sum(len(s) for s in splits.values()) + report["removed_across_splits"] == len(rows)
-    assert all(r["reason"].startswith("leaks across splits: same prompt as") for r in report["rejects"])
+    assert all(r.reason.startswith("leaks across splits: same prompt as") for r in report["rejects"])
 
 
 @pytest.mark.parametrize("n_groups", [3, 4, 7])

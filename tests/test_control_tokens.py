@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from sft_recipes.chat.masking import Reject, tokenize_conversation, trained_spans
+from sft_recipes.chat.masking import trained_spans
+from sft_recipes.chat.tokenize import tokenize_conversation
+from sft_recipes.data.rejects import Reject
 from sft_recipes.chat.template_info import describe_template
 from sft_recipes.inference.generate import encode_prompt
 

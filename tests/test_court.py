@@ -73,7 +73,7 @@ def test_underivable_answers_become_rejects_and_the_rest_is_kept():
     result = court_rows("court_incomplete.jsonl")
     assert sorted(r["task"] for r in result.rows) == ["case_name", "court", "summarize"]
     source = str(DATA / "court_incomplete.jsonl")
-    assert [(r["reason"], r["source"]) for r in result.rejects] == [
+    assert [(r.reason, r.source) for r in result.rejects] == [
         ("cannot derive 'holding': no disposition (AFFIRMED, we reverse, is vacated, ...) in the final paragraphs",
          f"{source}:1"),
         # the record's "citations" field names a case the text does not cite: the answer would not be in the prompt
@@ -89,7 +89,7 @@ def test_task_subset_statutes_and_custom_system_prompt():
     rows, rejects = build_instruction_rows(record.data, record.source, tasks=["holding", "court", "statutes"],
                                            system_prompt="Custom legal prompt.")
     assert [r["task"] for r in rows] == ["holding", "court"]  # always in the fixed task order
-    assert [r["reason"] for r in rejects] == ["cannot derive 'statutes': no statute is cited"]
+    assert [r.reason for r in rejects] == ["cannot derive 'statutes': no statute is cited"]
     assert {r["messages"][0]["content"] for r in rows} == {"Custom legal prompt."}
     with pytest.raises(CourtDataError, match=r"unknown task 'holdings' \(did you mean 'holding'\?\)"):
         build_instruction_rows(record.data, record.source, tasks=["holdings"])

@@ -91,7 +91,7 @@ def test_courtlistener_bulk_files_read_the_caption_from_the_text():
     assert espinoza["case_name"] == "MARIA ESPINOZA v. ACME LOGISTICS, INC."
     assert espinoza["court"] == "UNITED STATES COURT OF APPEALS FOR THE NINTH CIRCUIT"
     assert espinoza["holding"] == "AFFIRMED"
-    assert [(r["source"], r["reason"]) for r in result.rejects] == [
+    assert [(r.source, r.reason) for r in result.rejects] == [
         (f"{COURT / 'courtlistener_bulk' / '4412.json'}:1",
          "cannot derive 'issue': no sentence states the question decided")]
     assert all(r["caption"] == "text" for r in result.rows)
@@ -142,7 +142,7 @@ def test_folder_of_txt_opinions():
     memo = answers(result, "untitled_memorandum")
     assert memo["holding"] == "DENIED"  # "the Court DENIES the motion"
     assert "case_name" not in memo and "court" not in memo  # no caption and no metadata: not asked
-    reasons = sorted(r["reason"] for r in result.rejects)
+    reasons = sorted(r.reason for r in result.rejects)
     assert reasons == [
         "cannot derive 'case_name': no case name: the record has none and the text's caption shows none",
         "cannot derive 'court': no court: the record has none and courts-db finds none in the text's caption",

@@ -24,7 +24,7 @@ def corpus():
 
 def derived(opinion) -> dict[str, str]:
     rows, rejects = build_instruction_rows(opinion.record, opinion.record["id"])
-    assert not rejects, [r["reason"] for r in rejects]
+    assert not rejects, [r.reason for r in rejects]
     return {r["task"]: r["messages"][-1]["content"] for r in rows}
 
 

@@ -110,7 +110,7 @@ def test_reject_reason_names_the_mapped_column(tmp_path):
     path = tmp_path / "qa.jsonl"
     path.write_text('{"question": "q1", "answer": "a1"}\n{"question": "q2"}\n', encoding="utf-8")
     result = convert_records(read_records(str(path)), columns={"instruction": "question", "output": "answer"})
-    assert [r["reason"] for r in result.rejects] == ["missing field 'output' (column 'answer')"]
+    assert [r.reason for r in result.rejects] == ["missing field 'output' (column 'answer')"]
 
 
 @pytest.mark.parametrize(
@@ -137,25 +137,25 @@ def test_explicit_format_overrides_detection():
     # messages.jsonl has "id" and "messages"; forcing alpaca rejects every row instead of guessing
     result = convert("messages.jsonl", fmt="alpaca")
     assert result.format == "alpaca" and not result.rows
-    assert [r["reason"] for r in result.rejects] == ["missing field 'instruction'"] * 2
+    assert [r.reason for r in result.rejects] == ["missing field 'instruction'"] * 2
 
 
 def test_bad_alpaca_rows_become_rejects_with_reasons_and_sources():
     result = convert("bad_rows_alpaca.jsonl")
     assert [turns(r) for r in result.rows] == [[("user", "Good row"), ("assistant", "Kept.")]]
     path = DATA / "bad_rows_alpaca.jsonl"
-    assert [(r["reason"], r["source"]) for r in result.rejects] == [
+    assert [(r.reason, r.source) for r in result.rejects] == [
         ("missing field 'output'", f"{path}:2"),
         ("field 'output' is not a string (int)", f"{path}:3"),
         ("empty output", f"{path}:4"),
     ]
-    assert result.rejects[1]["row"] == {"instruction": "Numeric output", "output": 42}
+    assert result.rejects[1].row == {"instruction": "Numeric output", "output": 42}
 
 
 def test_bad_sharegpt_rows_become_rejects():
     result = convert("bad_rows_sharegpt.json")
     assert len(result.rows) == 1
-    assert [r["reason"] for r in result.rejects] == [
+    assert [r.reason for r in result.rejects] == [
         "unknown role 'narrator'",
         "content is not a string (int) in message 1",
     ]
@@ -170,7 +170,7 @@ def test_messages_without_an_assistant_turn_or_with_unknown_roles_are_rejected(t
         encoding="utf-8",
     )
     result = convert_records(read_records(str(path)))
-    assert [r["reason"] for r in result.rejects] == [
+    assert [r.reason for r in result.rejects] == [
         "no assistant message",
         "unknown role 'narrator'",
         "'train' is not a boolean (str) in message 2",

@@ -44,7 +44,7 @@ def test_test_data_is_built_like_training_data(tmp_path, tiny_model_dir):
     data = load_eval_set(recipe, dataset_spec(str(COURT / "txt"), "court_opinions"), show=False)
     assert data.name == "txt"
     assert sorted(r["task"] for r in data.rows) == ["court", "holding", "holding"]  # the recipe's court_tasks
-    assert [r["reason"] for r in data.rejects] == [
+    assert [r.reason for r in data.rejects] == [
         "cannot derive 'court': no court: the record has none and courts-db finds none in the text's caption"]
     assert eval_set_name(dataset_spec("embedded:court-opinions-heldout-style")) == "court-opinions-heldout-style"
 

@@ -12,16 +12,15 @@ from helpers import bpe_tokenizer
 from sft_recipes import SFTRecipesError
 from sft_recipes.chat.masking import (
     IGNORE_INDEX,
-    Reject,
     TokenizedRow,
     first_cause,
-    tokenize_conversation,
-    tokenize_dataset,
     trained_spans,
     verify_row,
 )
 from sft_recipes.chat.template_info import TemplateError, describe_template
 from sft_recipes.chat.templates import setup_chat_template
+from sft_recipes.chat.tokenize import tokenize_conversation, tokenize_dataset
+from sft_recipes.data.rejects import Reject
 
 TEMPLATES = Path(__file__).parent / "fixtures" / "templates"
 
@@ -383,4 +382,4 @@ def test_first_cause():
                Reject("too long: 900 > max_length 512", "a.jsonl:5"),
                Reject("no end-of-turn token after message 2 (assistant): ...", "a.jsonl:7")]
     assert first_cause(rejects) == "a.jsonl:2: too long: 700 > max_length 512 (2 of 3 rejects like this)"
-    assert first_cause([r.to_dict() for r in rejects[2:]]).startswith("a.jsonl:7: no end-of-turn token")
+    assert first_cause(rejects[2:]).startswith("a.jsonl:7: no end-of-turn token")

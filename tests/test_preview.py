@@ -10,7 +10,8 @@ import pytest
 from rich.console import Console
 from template_families import family_tokenizer
 
-from sft_recipes.chat.masking import IGNORE_INDEX, tokenize_conversation
+from sft_recipes.chat.masking import IGNORE_INDEX
+from sft_recipes.chat.tokenize import tokenize_conversation
 from sft_recipes.chat.preview import STYLES, explained_rows, preview_rows, preview_text, save_mask_strip
 from sft_recipes.chat.template_info import describe_template
 from sft_recipes.chat.templates import setup_chat_template

@@ -21,7 +21,9 @@ from pathlib import Path
 import pytest
 from template_families import TEMPLATES, families, family_tokenizer, training_variant
 
-from sft_recipes.chat.masking import IGNORE_INDEX, Reject, tokenize_conversation, trained_spans
+from sft_recipes.chat.masking import IGNORE_INDEX, trained_spans
+from sft_recipes.chat.tokenize import tokenize_conversation
+from sft_recipes.data.rejects import Reject
 from sft_recipes.chat.template_info import describe_template
 
 README = Path(__file__).parent.parent / "README.md"

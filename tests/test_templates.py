@@ -10,7 +10,8 @@ import pytest
 from helpers import bpe_tokenizer
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.chat.masking import tokenize_conversation, trained_spans
+from sft_recipes.chat.masking import trained_spans
+from sft_recipes.chat.tokenize import tokenize_conversation
 from sft_recipes.chat.templates import (
     ALPACA_INPUT_SEPARATOR,
     TemplateError,

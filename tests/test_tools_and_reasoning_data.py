@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from template_families import family_tokenizer
 
-from sft_recipes.chat.masking import tokenize_dataset, trained_spans
+from sft_recipes.chat.masking import trained_spans
+from sft_recipes.chat.tokenize import tokenize_dataset
 from sft_recipes.chat.template_info import describe_template
 from sft_recipes.recipe import DataArguments
 from sft_recipes.conversation import Conversation
@@ -70,14 +71,14 @@ def test_bad_tool_calls_are_rejected_with_reasons(tmp_path):
     sharegpt.write_text('[{"conversations": [{"from": "human", "value": "x"}, '
                         '{"from": "function_call", "value": "not json"}]}]', encoding="utf-8")
     [reject] = convert_records(read_records(str(sharegpt))).rejects
-    assert reject["reason"].startswith("function_call in turn 2 is not valid JSON") and reject["source"].endswith(":1")
+    assert reject.reason.startswith("function_call in turn 2 is not valid JSON") and reject.source.endswith(":1")
     messages = tmp_path / "bad.jsonl"
     messages.write_text(
         '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": null, '
         '"tool_calls": [{"type": "function", "function": {"arguments": "{}"}}]}]}\n'
         '{"messages": [{"role": "user", "content": "x"}, {"role": "assistant", "content": "y"}], "tools": "{oops"}\n',
         encoding="utf-8")
-    reasons = [r["reason"] for r in convert_records(read_records(str(messages))).rejects]
+    reasons = [r.reason for r in convert_records(read_records(str(messages))).rejects]
     assert reasons[0] == "a tool call has no function name in message 2"
     assert reasons[1].startswith("field 'tools' is not valid JSON")
 

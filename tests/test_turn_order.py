@@ -28,7 +28,7 @@ def test_sharegpt_rows_with_a_trailing_user_turn_or_two_replies_in_a_row_are_rej
     path.write_text("[\n" + ",\n".join(json.dumps(r) for r in records) + "\n]\n", encoding="utf-8")  # lines 2-5
     result = load_conversations(DataArguments(datasets=[{"path": str(path), "format": "sharegpt"}]), seed=0, show=False)
     assert [[m["content"] for m in row["messages"]] for row in result.rows] == [["Q2", "A2"]]
-    reasons = sorted((r["reason"], r["source"]) for r in result.rejects)
+    reasons = sorted((r.reason, r.source) for r in result.rejects)
     assert reasons == sorted([(ENDS_ON_USER, f"{path}:2"), (TWO_ASSISTANTS, f"{path}:3"),
                               (ENDS_ON_USER, f"{path}:5")])
     assert result.counts[str(path)]["rejected"] == {ENDS_ON_USER: 2, TWO_ASSISTANTS: 1}
@@ -45,7 +45,7 @@ def test_messages_rows_are_checked_the_same_way(tmp_path):
                             for row in rows), encoding="utf-8")
     result = load_conversations(DataArguments(datasets=[str(path)]), seed=0, show=False)
     assert len(result.rows) == 1
-    assert [r["reason"] for r in result.rejects] == [ENDS_ON_USER, TWO_ASSISTANTS]
+    assert [r.reason for r in result.rejects] == [ENDS_ON_USER, TWO_ASSISTANTS]
 
 
 def message(role, train=None):

@@ -9,7 +9,7 @@ nothing at all.
 
 from __future__ import annotations
 
-import json
+from itertools import islice
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -17,6 +17,7 @@ from rich.console import Group
 from rich.text import Text
 
 from sft_recipes.chat.masking import IGNORE_INDEX, trained_spans
+from sft_recipes.data.jsonl import iter_jsonl
 
 STYLES = {
     "prompt": "grey50",
@@ -86,7 +87,8 @@ def preview_text(tokenizer, rows: Iterable[dict[str, Any]], n: int = 3) -> str:
 def explained_rows(tokenizer, template, conversations: list[dict[str, Any]], options: dict[str, Any], limit: int
                    ) -> tuple[list[dict[str, Any]], list[str]]:
     """The training rows of the first conversations, with token classes and a title each (per-turn rows named)."""
-    from sft_recipes.chat.masking import Reject, explain_conversation
+    from sft_recipes.chat.masking import explain_conversation
+    from sft_recipes.data.rejects import Reject
 
     rows: list[dict[str, Any]] = []
     titles: list[str] = []
@@ -168,8 +170,7 @@ def main(argv: list[str]) -> int:
     prepared = ensure_prepared(recipe)
     if args.split not in prepared.dataset:
         raise SystemExit(f"error: no {args.split!r} split in {prepared.directory} (have: {list(prepared.dataset)})")
-    conversations = [json.loads(line) for line in
-                     (prepared.directory / f"{args.split}.jsonl").read_text(encoding="utf-8").splitlines()[:args.rows]]
+    conversations = [row for _, row in islice(iter_jsonl(prepared.directory / f"{args.split}.jsonl"), args.rows)]
     data = recipe.data
     options = {"train_on": data.train_on, "multi_turn": data.multi_turn, "train_on_reasoning": data.train_on_reasoning,
                "system_message": data.system_message, "allow_control_tokens": data.allow_control_tokens}

@@ -12,33 +12,7 @@
 A row is a plain dict (see ``sft_recipes/conversation.py``) plus ``group``: rows sharing a group
 (the instructions built from one opinion) always land in the same split.
 
-Nothing is dropped silently: a row that cannot be used becomes a *reject*
-``{"reason": ..., "source": "file:line", "row": <the original record or row>}``.
+    rejects.py         the one ``Reject`` and the counts by kind of reason
+
+Nothing is dropped silently: a row that cannot be used becomes a ``Reject`` (reason, source "file:line", the row).
 """
-
-from __future__ import annotations
-
-from collections import Counter
-from typing import Any
-
-Reject = dict[str, Any]
-
-
-def make_reject(reason: str, source: str, row: Any) -> Reject:
-    return {"reason": reason, "source": source, "row": row}
-
-
-def reason_counts(rejects: list[Reject]) -> dict[str, int]:
-    """Rejects counted by the kind of reason ("duplicate of a.jsonl:3" counts as "duplicate")."""
-    return dict(Counter(reason_kind(r["reason"]) for r in rejects))
-
-
-def reason_kind(reason: str) -> str:
-    """Reasons that name another row are grouped so counts stay readable."""
-    if reason.startswith("duplicate of "):
-        return "duplicate"
-    if reason.startswith("leaks across splits"):
-        return "leaks across splits"
-    if reason.startswith("too long:"):
-        return "too long"
-    return reason

@@ -20,7 +20,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from sft_recipes.data import Reject, make_reject, reason_counts
+from sft_recipes.data.rejects import Reject, reason_counts
 
 _LINE_ENDS = re.compile(r"\r\n?")
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
@@ -93,7 +93,7 @@ def clean_rows(
             else:
                 seen[key] = row["source"]
         if reason is not None:
-            result.rejects.append(make_reject(reason, row["source"], row))
+            result.rejects.append(Reject(reason, row["source"], row))
         else:
             result.rows.append(row)
     result.counts = {"read": len(rows), "kept": len(result.rows), "rejected": reason_counts(result.rejects)}

@@ -44,7 +44,7 @@ from tqdm.auto import tqdm
 from sft_recipes.chat.templates import join_instruction_input
 from sft_recipes.recipe import FORMATS
 from sft_recipes.conversation import ROLES, Message, MessageError, ToolCall
-from sft_recipes.data import Reject, make_reject
+from sft_recipes.data.rejects import Reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord
 from sft_recipes.tasks.court_opinions import FORMAT as COURT_FORMAT
 from sft_recipes.tasks.court_opinions import build_instruction_rows, looks_like_opinions
@@ -113,7 +113,7 @@ def convert_records(
             _check_conversation(messages)
             tools = _tools(data)
         except RowRejected as e:
-            result.rejects.append(make_reject(_mapped_reason(str(e), columns), rec.source, rec.data))
+            result.rejects.append(Reject(_mapped_reason(str(e), columns), rec.source, rec.data))
             continue
         record_id = _record_id(data, rec.source)
         row: dict[str, Any] = {"messages": messages}
@@ -329,31 +329,29 @@ def turn_order_problem(messages: list[dict[str, Any]]) -> str | None:
     return None
 
 
-def _required_string(data: dict[str, Any], key: str) -> str:
+def _field(data: dict[str, Any], key: str, kind: type, required: bool = True) -> Any:
+    """``data[key]`` checked to be a ``kind``; a missing optional field is an empty ``kind``."""
     value = data.get(key)
     if value is None:
-        raise RowRejected(f"missing field {key!r}")
-    if not isinstance(value, str):
-        raise RowRejected(f"field {key!r} is not a string ({type(value).__name__})")
+        if required:
+            raise RowRejected(f"missing field {key!r}")
+        return kind()
+    if not isinstance(value, kind):
+        name = "a string" if kind is str else f"a {kind.__name__}"
+        raise RowRejected(f"field {key!r} is not {name} ({type(value).__name__})")
     return value
+
+
+def _required_string(data: dict[str, Any], key: str) -> str:
+    return _field(data, key, str)
 
 
 def _optional_string(data: dict[str, Any], key: str) -> str:
-    value = data.get(key)
-    if value is None:
-        return ""
-    if not isinstance(value, str):
-        raise RowRejected(f"field {key!r} is not a string ({type(value).__name__})")
-    return value
+    return _field(data, key, str, required=False)
 
 
 def _required_list(data: dict[str, Any], key: str) -> list[Any]:
-    value = data.get(key)
-    if value is None:
-        raise RowRejected(f"missing field {key!r}")
-    if not isinstance(value, list):
-        raise RowRejected(f"field {key!r} is not a list ({type(value).__name__})")
-    return value
+    return _field(data, key, list)
 
 
 def _record_id(data: dict[str, Any], source: str) -> str:

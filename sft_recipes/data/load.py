@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sft_recipes.recipe import DataArguments, DatasetSpec
-from sft_recipes.data import Reject, reason_counts
+from sft_recipes.data.rejects import Reject, reason_counts
 from sft_recipes.data.clean import clean_rows
 from sft_recipes.data.formats import add_system_prompt, convert_records
 from sft_recipes.data.mix import MixPart, mix_datasets

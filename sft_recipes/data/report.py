@@ -14,6 +14,7 @@ from typing import Any
 
 from sft_recipes.chat.masking import IGNORE_INDEX
 from sft_recipes.data.quality import percentiles
+from sft_recipes.data.quality_report import save_figure
 
 PREFIX_WORDS = 4
 
@@ -75,13 +76,13 @@ def build_report(
     splits: dict[str, list[dict]],
     tokenized: dict[str, list[dict]],
     load_counts: dict[str, Any],
-    rejects: list[dict],
+    rejects: list,
     overlap: dict[str, Any],
     samples: list[str],
     pad_token_id: int,
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    from sft_recipes.data import reason_counts
+    from sft_recipes.data.rejects import reason_counts
 
     reasons = Counter(reason_counts(rejects))
     return {
@@ -122,7 +123,7 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
         ax.set_xlabel("tokens")
         ax.set_ylabel("rows")
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / "token_lengths.png", plt))
+    paths.append(save_figure(fig, out_dir / "token_lengths.png", plt))
 
     by_task: dict[str, list[int]] = defaultdict(list)
     for r in train_tok:
@@ -138,7 +139,7 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
     axes[1].tick_params(axis="x", rotation=30)
     axes[1].set_title("rows per instruction type (train)")
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / "instruction_types.png", plt))
+    paths.append(save_figure(fig, out_dir / "instruction_types.png", plt))
 
     stats = text_stats(train_rows)
     openings = stats["repeated_instruction_openings"][:8]
@@ -148,14 +149,8 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
     ax.set_title(f"most repeated instruction openings (unique-instruction ratio {stats['unique_instruction_ratio']:.2f})")
     ax.set_xlabel("rows")
     fig.tight_layout()
-    paths.append(_save(fig, out_dir / "repeated_openings.png", plt))
+    paths.append(save_figure(fig, out_dir / "repeated_openings.png", plt))
     return paths
-
-
-def _save(fig, path: Path, plt) -> Path:
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
 
 
 def write_report(report: dict[str, Any], out_dir: Path, plots: list[Path]) -> None:

@@ -17,7 +17,7 @@ import random
 from itertools import combinations
 from typing import Any
 
-from sft_recipes.data import Reject, make_reject
+from sft_recipes.data.rejects import Reject
 from sft_recipes.data.clean import content_key, normalize_text, prompt_key
 
 SPLITS = ("train", "validation", "test")
@@ -78,7 +78,7 @@ def remove_leaks(
             if reason is None and prompt is not None:
                 reason = _leak(seen_prompt.get(prompt), name, "same prompt as")
             if reason is not None:
-                rejects.append(make_reject(reason, row.get("source", ""), row))
+                rejects.append(Reject(reason, row.get("source", ""), row))
                 continue
             seen_content.setdefault(content, (name, row.get("source", "")))
             if prompt is not None:

@@ -13,6 +13,7 @@ Other ``--key value`` flags override the recipe, as for every subcommand (e.g. `
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 from pathlib import Path
 
@@ -101,7 +102,7 @@ def evaluate_test_data(recipe, spec, run_dir: str | Path | None = None, *, base:
     tokenized = None
     if heldout:
         tokenized, more = tokenize_for_loss(data.rows, load_inference_tokenizer(str(run_dir)), recipe.data)
-        rejects += [r | {"stage": "held-out loss"} for r in more]
+        rejects += [dataclasses.replace(r, stage="held-out loss") for r in more]
     write_rejects(out_dir / "rejects.jsonl", rejects)
     ev = recipe.eval
     metrics = compare_models(

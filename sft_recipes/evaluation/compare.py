@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from sft_recipes import SFTRecipesError
+from sft_recipes.data.jsonl import write_jsonl
 from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import format_overfitting, score_rows
 from sft_recipes.inference.generate import generate
@@ -164,9 +165,7 @@ def compare_models(
         }
         for i, (r, p, ref) in enumerate(zip(rows, prompts, references))
     ]
-    with (out / GENERATIONS_FILE).open("w", encoding="utf-8") as f:
-        for g in generations:
-            f.write(json.dumps(g, ensure_ascii=False) + "\n")
+    write_jsonl(out / GENERATIONS_FILE, generations)
 
     metrics = {
         "num_prompts": len(rows),

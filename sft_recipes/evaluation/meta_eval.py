@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Hashable, Sequence
 
 from sft_recipes import SFTRecipesError
+from sft_recipes.data.jsonl import iter_jsonl
 
 TIE = "tie"
 
@@ -72,15 +73,7 @@ def _read_jsonl(path: str | Path) -> list[tuple[str, dict[str, Any]]]:
     path = Path(path)
     if not path.is_file():
         raise MetaEvalError(f"file not found: {path}")
-    rows = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if line.strip():
-                try:
-                    rows.append((f"{path}:{number}", json.loads(line)))
-                except json.JSONDecodeError as e:
-                    raise MetaEvalError(f"{path}:{number}: not valid JSON ({e.msg})") from None
-    return rows
+    return [(f"{path}:{number}", row) for number, row in iter_jsonl(path, MetaEvalError)]
 
 
 def read_references(path: str | Path, mode: str) -> dict[Any, Any] | list[Any]:

@@ -13,10 +13,11 @@ template, at any length (the model, not ``max_length``, is the limit at evaluati
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 from typing import Any
 
+from sft_recipes.data.jsonl import write_jsonl
+from sft_recipes.data.rejects import Reject
 from sft_recipes.recipe import DataArguments, DatasetSpec, Recipe
 
 
@@ -24,7 +25,7 @@ from sft_recipes.recipe import DataArguments, DatasetSpec, Recipe
 class EvalSet:
     name: str  # a short name for the output directory: the file's stem, or the embedded corpus's name
     rows: list[dict[str, Any]]
-    rejects: list[dict[str, Any]]
+    rejects: list[Reject]
     counts: dict[str, Any]
 
 
@@ -50,27 +51,24 @@ def load_eval_set(recipe: Recipe, spec: DatasetSpec, show: bool = True) -> EvalS
 
     data_args = dataclasses.replace(recipe.data, datasets=[dataclasses.asdict(spec)])
     loaded = load_conversations(data_args, recipe.training.seed, show=show)
-    rejects = [dict(r) for r in loaded.rejects]
+    rejects = list(loaded.rejects)
     if show and rejects:
         print(f"[sft-recipes] test data {spec.path}: {len(loaded.rows)} rows, {len(rejects)} rejected")
     return EvalSet(eval_set_name(spec), loaded.rows, rejects, loaded.counts)
 
 
-def tokenize_for_loss(rows: list[dict[str, Any]], tokenizer: Any, data: DataArguments) -> tuple[Any, list[dict[str, Any]]]:
+def tokenize_for_loss(rows: list[dict[str, Any]], tokenizer: Any, data: DataArguments) -> tuple[Any, list[Reject]]:
     """``input_ids`` + ``labels`` of the rows for the held-out loss (no length limit), labelled as prepare labels
     training rows (the run's template, the recipe's turn and reasoning options), and the rows' rejects."""
-    from sft_recipes.chat.masking import tokenize_dataset
+    from sft_recipes.chat.tokenize import tokenize_dataset
     from sft_recipes.chat.template_info import template_info_for
 
     result = tokenize_dataset(
         rows, tokenizer, template_info_for(tokenizer), keep_columns=("task",), train_on=data.train_on,
         max_length=None, length_policy="drop", multi_turn=data.multi_turn, train_on_reasoning=data.train_on_reasoning,
         system_message=data.system_message, allow_control_tokens=data.allow_control_tokens)
-    return result.dataset, [r.to_dict() for r in result.rejects]
+    return result.dataset, result.rejects
 
 
-def write_rejects(path: Path, rejects: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for reject in rejects:
-            f.write(json.dumps(reject, ensure_ascii=False, default=str) + "\n")
+def write_rejects(path: Path, rejects: list[Reject]) -> None:
+    write_jsonl(path, (r.to_dict() for r in rejects))

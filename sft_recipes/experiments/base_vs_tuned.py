@@ -29,6 +29,7 @@ import json
 from pathlib import Path
 from typing import Any, Sequence
 
+from sft_recipes.data.jsonl import iter_jsonl, write_jsonl
 from sft_recipes.evaluation.compare import plain_text_prompt, split_prompt
 from sft_recipes.evaluation.metrics import format_violations, normalize_answer
 from sft_recipes.experiments import ExperimentError
@@ -100,18 +101,12 @@ def read_prompts(path: str | Path) -> list[dict[str, Any]]:
     p = Path(path)
     if not p.is_file():
         raise ExperimentError(f"prompts file not found: {p}")
-    lines = p.read_text(encoding="utf-8").splitlines()
     if p.suffix == ".txt":
+        lines = p.read_text(encoding="utf-8").splitlines()
         return [{"id": f"{p.name}:{i}", "task": "", "messages": [{"role": "user", "content": line.strip()}]}
                 for i, line in enumerate(lines, 1) if line.strip()]
     out = []
-    for i, line in enumerate(lines, 1):
-        if not line.strip():
-            continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as e:
-            raise ExperimentError(f"{p}:{i}: not valid JSON ({e.msg})") from None
+    for i, row in iter_jsonl(p, ExperimentError):
         if isinstance(row, dict) and isinstance(row.get("prompt"), str):
             messages = [{"role": "user", "content": row["prompt"]}]
         elif isinstance(row, dict) and isinstance(row.get("messages"), list):
@@ -217,9 +212,7 @@ def run_base_vs_tuned(
         "summary": {"base (raw)": summarize_measures([r["base"] for r in rows]),
                     "tuned (templated)": summarize_measures([r["tuned"] for r in rows])},
     }
-    with (out / "generations.jsonl").open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
+    write_jsonl(out / "generations.jsonl", rows)
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     plot_behaviour(report, out / "behaviour.png")
     (out / "report.md").write_text(render_report(report, rows), encoding="utf-8")

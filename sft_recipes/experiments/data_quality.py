@@ -14,12 +14,9 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from sft_recipes.data import reason_counts
-from sft_recipes.data.quality import (
-    NEAR_DUP_THRESHOLD,
-    analyze_rows,
-    write_quality_report,
-)
+from sft_recipes.data.rejects import reason_counts
+from sft_recipes.data.quality import NEAR_DUP_THRESHOLD, analyze_rows
+from sft_recipes.data.quality_report import write_quality_report
 
 
 def run_data_quality(recipe, out_dir: str | Path | None = None, *, threshold: float = NEAR_DUP_THRESHOLD,

@@ -30,6 +30,7 @@ import os
 from pathlib import Path
 from typing import Any, Sequence
 
+from sft_recipes.data.jsonl import write_jsonl
 from sft_recipes.experiments import ExperimentError
 from sft_recipes.experiments.corruption import KINDS, check_settings, corrupt_rows
 
@@ -149,9 +150,7 @@ def run_noisy_vs_clean(
     corrupted = corrupt_rows(train_rows, rate, seed, kinds)
     files = {"clean": write_training_file(train_rows, out, "train_clean"),
              "noisy": write_training_file(corrupted.rows, out, "train_noisy")}
-    with (out / "corruptions.jsonl").open("w", encoding="utf-8") as f:
-        for entry in corrupted.log:
-            f.write(json.dumps(entry, ensure_ascii=False) + "\n")
+    write_jsonl(out / "corruptions.jsonl", corrupted.log)
     print(f"[sft-recipes] corrupted {corrupted.corrupted} of {corrupted.assistant_messages} responses "
           f"({corrupted.kind_counts}) -> {files['noisy']}", flush=True)
 

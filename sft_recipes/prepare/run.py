@@ -23,6 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from sft_recipes import SFTRecipesError, __version__
+from sft_recipes.data.jsonl import write_jsonl
+from sft_recipes.data.rejects import Reject
 from sft_recipes.recipe import Recipe, load_recipe
 
 SPLITS = ("train", "validation", "test")
@@ -53,7 +55,7 @@ class Prepared:
 @dataclass
 class _Tokenized:
     datasets: dict[str, Any] = field(default_factory=dict)
-    rejects: list[dict] = field(default_factory=list)
+    rejects: list[Reject] = field(default_factory=list)
     truncated: int = 0
     multi_turn: dict[str, Any] = field(default_factory=dict)
 
@@ -71,11 +73,32 @@ def run_paths(recipe: Recipe) -> dict[Path, str]:
 
 
 def fingerprint(recipe: Recipe) -> str:
-    """Every data setting (all of the data section, the model, max_length, seed) and the package version."""
+    """Every data setting (all of the data section, the model, max_length, seed), the content of the local data
+    and template files they name, and the package version."""
     data = {f.name: getattr(recipe.data, f.name) for f in dataclasses.fields(recipe.data) if f.name != "prepared_dir"}
     flat = recipe.to_dict()
-    picked = {**data, **{k: flat.get(k) for k in _OTHER_DATA_KEYS}, "version": __version__}
+    named = [str(spec.get("path", "")) for spec in recipe.data.datasets] + [str(recipe.data.chat_template)]
+    picked = {**data, **{k: flat.get(k) for k in _OTHER_DATA_KEYS}, "version": __version__,
+              "contents": {name: _content_digest(Path(name).expanduser()) for name in named if _is_local(name)}}
     return hashlib.sha256(json.dumps(picked, sort_keys=True, default=str).encode()).hexdigest()[:16]
+
+
+def _is_local(name: str) -> bool:
+    try:
+        return bool(name) and len(name) < 4096 and Path(name).expanduser().exists()
+    except OSError:  # template text rather than a path
+        return False
+
+
+def _content_digest(path: Path) -> str:
+    """sha256 over a file, or over every file of a folder with its relative name."""
+    digest = hashlib.sha256()
+    for file in sorted(f for f in ([path] if path.is_file() else path.rglob("*")) if f.is_file()):
+        digest.update(str(file.relative_to(path)).encode() if file != path else b"")
+        with file.open("rb") as f:
+            for block in iter(lambda: f.read(1 << 20), b""):
+                digest.update(block)
+    return digest.hexdigest()
 
 
 def is_fresh(directory: Path, recipe: Recipe) -> bool:
@@ -83,12 +106,6 @@ def is_fresh(directory: Path, recipe: Recipe) -> bool:
     if not meta.is_file():
         return False
     return json.loads(meta.read_text()).get("fingerprint") == fingerprint(recipe)
-
-
-def _write_jsonl(path: Path, rows: list[dict]) -> None:
-    with path.open("w", encoding="utf-8") as f:
-        for row in rows:
-            f.write(json.dumps(row, ensure_ascii=False) + "\n")
 
 
 def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
@@ -132,7 +149,7 @@ def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any
     from sft_recipes.data.load import split_conversations
 
     seed = recipe.training.seed
-    rejects: list[dict] = [dict(r) for r in loaded.rejects]
+    rejects: list[Reject] = list(loaded.rejects)
     splits, overlap = split_conversations(loaded.rows, recipe.data, seed)
     rejects += list(overlap.pop("rejects", []))
     overlap["total"] = overlap["shared_groups"] + overlap["shared_content"] + overlap["shared_prompts"]
@@ -144,7 +161,8 @@ def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any
 
 def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, template) -> _Tokenized:
     """Every split through the template and the labels; rows below ``min_response_tokens`` become rejects."""
-    from sft_recipes.chat.masking import IGNORE_INDEX, tokenize_dataset
+    from sft_recipes.chat.masking import IGNORE_INDEX
+    from sft_recipes.chat.tokenize import tokenize_dataset
 
     data = recipe.data
     total = sum(len(rows) for rows in splits.values())
@@ -160,7 +178,7 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
             max_length=recipe.training.max_length, length_policy=data.length_policy, multi_turn=data.multi_turn,
             train_on_reasoning=data.train_on_reasoning, system_message=data.system_message,
             allow_control_tokens=data.allow_control_tokens)
-        result.rejects += [r.to_dict() | {"split": name} for r in done.rejects]
+        result.rejects += [dataclasses.replace(r, split=name) for r in done.rejects]
         result.truncated += done.truncated
         for key, counts in (("rows", done.layouts), ("conversations", done.conversations), ("notes", done.notes)):
             for k, v in counts.items():
@@ -172,9 +190,8 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
             trained = [sum(1 for x in row if x != IGNORE_INDEX) for row in labels]
             short = {origin[i] for i, n in enumerate(trained) if n < data.min_response_tokens}
             for i in sorted(short):
-                result.rejects.append({"reason": f"response shorter than min_response_tokens "
-                                                 f"({data.min_response_tokens})", "source": rows[i].get("source", ""),
-                                       "row": rows[i], "split": name})
+                result.rejects.append(Reject(f"response shorter than min_response_tokens ({data.min_response_tokens})",
+                                             rows[i].get("source", ""), rows[i], split=name))
             kept = kept.select([i for i, r in enumerate(origin) if r not in short])
             origin = [r for r in origin if r not in short]
         splits[name] = [rows[i] for i in dict.fromkeys(origin)]  # conversations kept, in order
@@ -193,8 +210,8 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
 
     tmp = _fresh_temp_dir(out)
     for name, rows in splits.items():
-        _write_jsonl(tmp / f"{name}.jsonl", rows)
-    _write_jsonl(tmp / "rejects.jsonl", tokenized.rejects)
+        write_jsonl(tmp / f"{name}.jsonl", rows)
+    write_jsonl(tmp / "rejects.jsonl", [r.to_dict() for r in tokenized.rejects])
     DatasetDict(tokenized.datasets).save_to_disk(str(tmp / "tokenized"))
     tokenizer.save_pretrained(tmp / "tokenizer")
     template.save(tmp / "tokenizer")

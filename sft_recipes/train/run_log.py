@@ -8,6 +8,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from sft_recipes.data.jsonl import append_jsonl, iter_jsonl, write_jsonl
+
 
 class MetricsLogger(TrainerCallback):
     """Appends every logged step to metrics.jsonl (main process only).
@@ -23,19 +25,13 @@ class MetricsLogger(TrainerCallback):
     def on_train_begin(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
-        with partial.open("w", encoding="utf-8") as f:
-            for entry in state.log_history:
-                f.write(json.dumps(_row(entry.get("step", 0), entry.get("epoch"), entry)) + "\n")
-        partial.replace(self.path)
+        write_jsonl(self.path, (_row(entry.get("step", 0), entry.get("epoch"), entry) for entry in state.log_history))
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if not state.is_world_process_zero or not logs:
             return
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with self.path.open("a", encoding="utf-8") as f:
-            f.write(json.dumps(_row(state.global_step, state.epoch, logs)) + "\n")
+        append_jsonl(self.path, _row(state.global_step, state.epoch, logs))
 
 
 def _row(step: int, epoch: float | None, logs: dict[str, Any]) -> dict[str, Any]:
@@ -46,7 +42,7 @@ def read_metrics(path: Path) -> list[dict[str, Any]]:
     path = Path(path)
     if not path.is_file():
         return []
-    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return [row for _, row in iter_jsonl(path)]
 
 
 def plot_training_curves(metrics_path: Path, out_png: Path) -> Path | None:

@@ -17,7 +17,6 @@ Logged (trackers and metrics.jsonl, through ``Trainer.log``): ``judge_win_rate``
 
 from __future__ import annotations
 
-import json
 import os
 from contextlib import nullcontext
 from pathlib import Path
@@ -25,6 +24,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from sft_recipes.data.jsonl import iter_jsonl, write_jsonl
 from sft_recipes.evaluation.judge.backends import BackendSpec
 from sft_recipes.evaluation.judge.inputs import JudgedRow, JudgeError, render_question
 
@@ -90,16 +90,14 @@ class WinRateCallback(TrainerCallback):
         path = self.out_dir / BASE_ANSWERS
         key = [p["messages"] for p in self.prompts]
         if path.is_file():
-            rows = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+            rows = [row for _, row in iter_jsonl(path)]
             if [r["messages"] for r in rows] == key:
                 return [r["answer"] for r in rows]
         # the base model's own answers: adapters switched off (so a resumed run still gets the base), else the
         # weights before the first update
         with model.disable_adapter() if hasattr(model, "disable_adapter") else nullcontext():
             answers = self._generate(model)
-        self.out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text("".join(json.dumps({"messages": m, "answer": a}, ensure_ascii=False) + "\n"
-                                for m, a in zip(key, answers)), encoding="utf-8")
+        write_jsonl(path, ({"messages": m, "answer": a} for m, a in zip(key, answers)))
         return answers
 
     def _generate(self, model) -> list[str]:

@@ -16,12 +16,12 @@ as it is (a model that said nothing) and counted.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from sft_recipes import SFTRecipesError
+from sft_recipes.data.jsonl import iter_jsonl
 
 COLUMN_KEYS = ("prompt", "reference", "models", "id", "task")
 
@@ -129,18 +129,10 @@ def read_generations(path: str | Path, models: list[str] | None = None, limit: i
     if not path.is_file():
         raise JudgeError(f"generations file not found: {path}")
     rows: list[JudgedRow] = []
-    with path.open(encoding="utf-8") as f:
-        for number, line in enumerate(f, start=1):
-            if not line.strip():
-                continue
-            where = f"{path}:{number}"
-            try:
-                raw = json.loads(line)
-            except json.JSONDecodeError as e:
-                raise JudgeError(f"{where}: not valid JSON ({e.msg})") from None
-            rows.append(_check_row(raw, where, models))
-            if limit is not None and len(rows) >= limit:
-                break
+    for number, raw in iter_jsonl(path, JudgeError):
+        rows.append(_check_row(raw, f"{path}:{number}", models))
+        if limit is not None and len(rows) >= limit:
+            break
     if not rows:
         raise JudgeError(f"generations file {path} has no rows")
     return rows

@@ -10,7 +10,6 @@ those rows alone.
 from __future__ import annotations
 
 import dataclasses
-import json
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from typing import Any, Sequence
 
 from tqdm.auto import tqdm
 
+from sft_recipes.data.jsonl import write_jsonl
 from sft_recipes.evaluation.judge import summary as summary_mod
 from sft_recipes.evaluation.judge.backends import Backend
 from sft_recipes.evaluation.judge.cache import JudgmentCache
@@ -95,9 +95,7 @@ def run_judging(source: str | Path | Sequence[JudgedRow], out_dir: str | Path, m
     budget = Budget(prices=settings.prices, max_cost=settings.max_cost)
     started = time.perf_counter()
     records = _judge_all(jobs, backend, out, budget, settings)
-    with (out / JUDGMENTS_FILE).open("w", encoding="utf-8") as f:
-        for record in records:
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
+    write_jsonl(out / JUDGMENTS_FILE, records)
     run_info = {
         "source": source_name,
         "mode": mode,

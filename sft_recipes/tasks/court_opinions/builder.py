@@ -19,7 +19,7 @@ import difflib
 from typing import Any
 
 from sft_recipes import SFTRecipesError
-from sft_recipes.data import Reject, make_reject
+from sft_recipes.data.rejects import Reject
 from sft_recipes.tasks.court_opinions.answers import Answer, derive_answers
 from sft_recipes.tasks.court_opinions.caption import Document, make_document
 from sft_recipes.tasks.court_opinions.prompts import LEGAL_SYSTEM_PROMPT, OPTIONAL_TASKS, TASKS, question
@@ -57,14 +57,14 @@ def build_instruction_rows(
     try:
         opinion = read_opinion(record, source)
     except NotAnOpinion as e:
-        return [], [make_reject(str(e), source, record)]
+        return [], [Reject(str(e), source, record)]
     doc = make_document(opinion)
     answers = derive_answers(doc, selected)
     rows, rejects = [], []
     for task in selected:
         answer = answers[task]
         if not isinstance(answer, Answer):
-            rejects.append(make_reject(f"cannot derive {task!r}: {answer.reason}", source, record))
+            rejects.append(Reject(f"cannot derive {task!r}: {answer.reason}", source, record))
             continue
         rows.append(_row(opinion, doc, task, answer, source, system_prompt or LEGAL_SYSTEM_PROMPT, phrasings))
     return rows, rejects

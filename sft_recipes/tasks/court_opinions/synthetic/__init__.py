@@ -6,10 +6,10 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from sft_recipes.data.jsonl import write_jsonl
 from sft_recipes.tasks.court_opinions.synthetic.generator import (
     SyntheticOpinion,
     generate_opinion,
@@ -31,12 +31,7 @@ def generate_records(n: int, seed: int, styles: str = "train", max_words: int | 
 
 def write_corpus(path: str | Path, n: int, seed: int, styles: str = "train", max_words: int | None = None) -> Path:
     """Write ``n`` synthetic opinions as JSON lines (the ``court_opinions`` format)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w", encoding="utf-8") as f:
-        for record in generate_records(n, seed, styles, max_words):
-            f.write(json.dumps(record, ensure_ascii=False) + "\n")
-    return path
+    return write_jsonl(path, generate_records(n, seed, styles, max_words))
 
 
 def embedded_records(path: str, data_args: Any) -> list[dict[str, Any]] | None:
