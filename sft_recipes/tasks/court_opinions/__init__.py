@@ -7,7 +7,8 @@
     answers.py       each task's answer and the spans of the prompt that hold it
     prompts.py       system prompt and the questions, in several phrasings
     builder.py       one record -> one row per task (+ rejects)
-    metrics.py       each task's headline metric; citation-list scores
+    metrics.py       each task's headline metric; citation-list scores (registered in tasks/registry.py)
+    arguments.py     the recipe's court-opinion data keys (court_tasks, legal_system_prompt, synthetic_*)
     synthetic/       the embedded synthetic corpus (with a held-out writing-style split)
 """
 

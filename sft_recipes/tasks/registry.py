@@ -1,0 +1,49 @@
+"""Where task families register what generic stages ask of them: the headline metric and the scores of a task.
+
+A family calls ``register(TaskFamily(...))`` when its metrics module is imported; the built-in families are
+imported on first use (``BUILTIN``), so generic modules (``evaluation/metrics.py``) never import a family.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+from typing import Callable, Mapping
+
+Scores = Callable[[str, str, str], "dict[str, float] | None"]  # (task, answer, reference) -> scores or None
+
+BUILTIN = ("sft_recipes.tasks.court_opinions.metrics",)
+
+
+@dataclass(frozen=True)
+class TaskFamily:
+    name: str
+    headline_metrics: Mapping[str, str]  # task -> the metric its report leads with
+    scores: Scores  # the task-specific scores of one answer; None for a task of another family
+
+
+_FAMILIES: dict[str, TaskFamily] = {}
+
+
+def register(family: TaskFamily) -> TaskFamily:
+    """Add (or replace) a task family; a task name may belong to one family only."""
+    for other in _FAMILIES.values():
+        shared = set(other.headline_metrics) & set(family.headline_metrics)
+        if other.name != family.name and shared:
+            raise ValueError(f"task {sorted(shared)[0]!r} already belongs to the {other.name} family")
+    _FAMILIES[family.name] = family
+    return family
+
+
+def families() -> list[TaskFamily]:
+    for module in BUILTIN:
+        importlib.import_module(module)
+    return list(_FAMILIES.values())
+
+
+def family_of(task: str) -> TaskFamily | None:
+    return next((f for f in families() if task in f.headline_metrics), None)
+
+
+def unregister(name: str) -> None:
+    _FAMILIES.pop(name, None)
