@@ -9,6 +9,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 
+# Built on trainer.state.log_history, which alone reaches disk only with a checkpoint: this file has every logged step.
 class MetricsLogger(TrainerCallback):
     """Appends every logged step to metrics.jsonl (main process only).
 
