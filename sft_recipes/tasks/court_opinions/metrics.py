@@ -1,4 +1,4 @@
-"""How each court-opinion task is scored (registered in ``tasks/registry.py``, which ``evaluation/metrics.py`` asks).
+"""How each court-opinion task is scored (registered in ``tasks/registry.py`` by the package).
 
     case_name, court, holding   normalised exact match (SQuAD normalisation: "Reversed." matches "REVERSED",
                                 but "VACATED" does not match "VACATED AND REMANDED")
@@ -9,8 +9,6 @@
 """
 
 from __future__ import annotations
-
-from sft_recipes.tasks.registry import TaskFamily, register
 
 TASK_METRICS: dict[str, str] = {
     "court": "normalized_em",
@@ -44,5 +42,3 @@ def citation_key_f1(answer: str, reference: str) -> float:
 
     return set_f1(citation_keys(answer), citation_keys(reference))
 
-
-register(TaskFamily("court_opinions", TASK_METRICS, task_scores))
