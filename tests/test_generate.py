@@ -99,8 +99,9 @@ def test_left_padding_matches_unbatched_greedy(tiny):
         [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Court?"}],
         [{"role": "user", "content": "Which statute is at issue?"}],
     ]
-    one_by_one = generate_token_ids(model, tok, prompts, GenerationSettings(max_new_tokens=8, batch_size=1), progress=False)
-    batched = generate_token_ids(model, tok, prompts, GenerationSettings(max_new_tokens=8, batch_size=4), progress=False)
+    settings = GenerationSettings(max_new_tokens=8, batch_size=1)
+    one_by_one = generate_token_ids(model, tok, prompts, settings, progress=False)
+    batched = generate_token_ids(model, tok, prompts, settings.replace(batch_size=4), progress=False)
     assert batched == one_by_one
     assert len({tuple(ids) for ids in one_by_one}) > 1  # answers differ, so order restoration is checked too
 
@@ -141,8 +142,8 @@ def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_s
     seen = []
     hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
     try:
-        one_by_one = generate_token_ids(model, tok, prompts, GenerationSettings(max_new_tokens=8, batch_size=1, share_prefixes=False),
-                                        progress=False)
+        alone = GenerationSettings(max_new_tokens=8, batch_size=1, share_prefixes=False)
+        one_by_one = generate_token_ids(model, tok, prompts, alone, progress=False)
         plain_prompt_tokens = sum(b * t for b, t in seen if t > 1)
         seen.clear()
         shared = generate_token_ids(model, tok, prompts, GenerationSettings(max_new_tokens=8, batch_size=batch_size),

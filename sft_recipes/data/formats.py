@@ -9,8 +9,8 @@ Formats (``format: auto`` picks one from the fields of the first records, after 
                        gpt/assistant/model/bot/chatgpt -> assistant, system -> system, function_call -> an assistant
                        tool call (value: JSON {"name", "arguments"}, or a list of them), observation / tool -> a tool
                        result ("role"/"content" keys work too)
-    <task format>      a task family's records (tasks/registry.py), e.g. court_opinions: flat opinions, CourtListener
-                       opinions, Caselaw Access Project cases, .txt files -> one row per question (tasks/court_opinions/)
+    <task format>      a task family's records (tasks/registry.py), e.g. court_opinions: flat opinions,
+                       CourtListener opinions, Caselaw Access Project cases, .txt files -> one row per question
     alpaca             {"instruction", "input"?, "output", "system"?}           user = instruction, a blank line, input
     prompt_completion  {"prompt", "completion"}                                 each a string or a list of messages
     text               {"text"}                                                 a raw document: ONE assistant turn with

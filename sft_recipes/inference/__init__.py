@@ -13,5 +13,5 @@ from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.inference.loading import load_for_inference, load_inference_tokenizer
 from sft_recipes.inference.models import ModelNotFound, load_model, load_tokenizer, resolve_model
 
-__all__ = ["GenerationError", "GenerationSettings", "ModelNotFound", "encode_prompt", "generate", "generate_token_ids", "load_for_inference",
-           "load_inference_tokenizer", "load_model", "load_tokenizer", "resolve_model"]
+__all__ = ["GenerationError", "GenerationSettings", "ModelNotFound", "encode_prompt", "generate", "generate_token_ids",
+           "load_for_inference", "load_inference_tokenizer", "load_model", "load_tokenizer", "resolve_model"]

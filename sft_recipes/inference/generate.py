@@ -89,7 +89,7 @@ def _tokenize_prompts(tokenizer, prompts: Sequence[Prompt], template: TemplateIn
     return [encode_prompt(tokenizer, p, template) for p in prompts]
 
 
-def _plan_batches(encoded: list[list[int]], keys: list[str], settings: GenerationSettings) -> list[list[tuple[int, int]]]:
+def _plan_batches(encoded: list[list[int]], keys: list[str], settings: GenerationSettings) -> list[list[tuple]]:
     """Batches of (shared prefix length, prompt index): cached-prefix groups first, then the rest by key and length."""
     lone = list(range(len(encoded)))
     groups: list = []
