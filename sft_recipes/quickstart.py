@@ -32,7 +32,7 @@ def run_quickstart(config: str | Path | None = None, overrides: list[str] | None
 
 
 def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
-    from sft_recipes.evaluation.cli import evaluate_recipe_test_sets, evaluate_run
+    from sft_recipes.evaluation.run import evaluate_recipe_test_sets, evaluate_run
     from sft_recipes.export.exporter import export_run
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.train import train

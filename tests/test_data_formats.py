@@ -205,3 +205,29 @@ def test_no_usable_rows_at_all_is_an_error_with_the_reasons():
     args = DataArguments(datasets=[{"path": str(DATA / "messages.jsonl"), "format": "alpaca"}])
     with pytest.raises(DataSourceError, match=r"no usable rows in any dataset \(missing field 'instruction': 2\)"):
         load_conversations(args, seed=0, show=False)
+
+
+def test_a_registered_task_format_is_detected_and_built_with_the_recipe_options():
+    from sft_recipes.data.sources import SourceRecord
+    from sft_recipes.tasks.registry import TaskFamily, TaskFormat, register, unregister
+
+    def build(record, source, options):
+        prompt = getattr(options, "system_prompt", None) or "Define the term."
+        return [{"messages": [{"role": "system", "content": prompt}, {"role": "user", "content": record["term"]},
+                              {"role": "assistant", "content": record["gloss"]}],
+                 "source": source, "task": "gloss", "id": record["term"], "group": record["term"]}], []
+
+    glossary = TaskFormat("glossary", lambda fields: {"term", "gloss"} <= fields, build, "a glossary entry")
+    records = [SourceRecord("g.jsonl:1", {"term": "stare decisis", "gloss": "standing by decided cases"})]
+    with pytest.raises(DataSourceError, match="or a court opinion; set format"):
+        convert_records(records, name="g.jsonl")  # not registered yet: nothing fits
+    register(TaskFamily("glossary", {"gloss": "token_f1"}, lambda *a: None, glossary))
+    try:
+        with pytest.raises(DataSourceError, match="or a court opinion or a glossary entry; set format"):
+            detect_format({"zzz"})
+        result = convert_records(records, name="g.jsonl", task_options=DataArguments(system_prompt="Be terse."))
+        assert result.format == "glossary"
+        assert [m["content"] for m in result.rows[0]["messages"]] == [
+            "Be terse.", "stare decisis", "standing by decided cases"]
+    finally:
+        unregister("glossary")

@@ -11,6 +11,7 @@ from datasets import Dataset, DatasetDict
 
 from sft_recipes.evaluation import cli
 from sft_recipes.evaluation.compare import EvalDataError, compare_models, split_prompt
+from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import score_rows
 from sft_recipes.inference.loading import load_for_inference
@@ -213,9 +214,8 @@ def test_compare_models_writes_everything(adapter_run, tiny_model_dir, smol_toke
         {"base": str(tiny_model_dir), "tuned": str(run)},
         TEST_ROWS,
         out,
+        GenerationSettings(max_new_tokens=5, batch_size=2),
         tokenized=tokenized_rows(smol_tokenizer, TEST_ROWS),
-        max_new_tokens=5,
-        batch_size=2,
         format_check_samples=2,
         progress=False,
     )

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from sft_recipes.evaluation import cli
+from sft_recipes.evaluation.run import evaluate_recipe_test_sets
 from sft_recipes.evaluation.test_data import dataset_spec, eval_set_name, load_eval_set
 from sft_recipes.recipe import load_recipe
 
@@ -80,7 +81,7 @@ def test_recipe_test_sets_are_evaluated_after_the_test_split(adapter_run, tiny_m
                                      eval_test_data=[{"path": str(COURT / "flat.jsonl")},
                                                      "embedded:court-opinions-heldout-style"],
                                      synthetic_heldout_opinions=1, court_tasks=["holding"]))
-    results = cli.evaluate_recipe_test_sets(recipe, adapter_run, heldout=False)
+    results = evaluate_recipe_test_sets(recipe, adapter_run, heldout=False)
     assert list(results) == ["flat", "court-opinions-heldout-style"]
     assert results["flat"]["num_prompts"] == 2 and results["court-opinions-heldout-style"]["num_prompts"] == 1
     assert (adapter_run / "eval-court-opinions-heldout-style" / "report.md").is_file()

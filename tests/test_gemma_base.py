@@ -11,6 +11,7 @@ import pytest
 from sft_recipes.chat.masking import trained_spans
 from sft_recipes.recipe import load_recipe
 from sft_recipes.inference.generate import generate_token_ids, stop_token_ids
+from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.inference.loading import load_for_inference
 from sft_recipes.train import train
 
@@ -53,12 +54,14 @@ def test_gemma3_base_learns_its_template_and_stops(tmp_path):
     prompts = [[{"role": "system", "content": SYSTEM}, {"role": "user", "content": q}] for q in QUESTIONS]
     tuned, tokenizer = load_for_inference(str(tmp_path / "run"))
     assert end in stop_token_ids(tokenizer, tuned)
-    answers = generate_token_ids(tuned, tokenizer, prompts, max_new_tokens=16, batch_size=3, progress=False)
+    answers = generate_token_ids(tuned, tokenizer, prompts, GenerationSettings(max_new_tokens=16, batch_size=3),
+                                 progress=False)
     assert all(0 < len(a) <= 4 for a in answers), [tokenizer.decode(a) for a in answers]  # stopped at the end
     texts = [tokenizer.decode(a).strip() for a in answers]
     assert texts[:2] == ["Lima.", "Blue."]
 
     base, base_tokenizer = load_for_inference("embedded:gemma3-270m")
     base_tokenizer.chat_template = tokenizer.chat_template
-    untrained = generate_token_ids(base, base_tokenizer, prompts, max_new_tokens=16, batch_size=3, progress=False)
+    untrained = generate_token_ids(base, base_tokenizer, prompts, GenerationSettings(max_new_tokens=16, batch_size=3),
+                                 progress=False)
     assert all(len(a) == 16 for a in untrained)  # the base model never ends a turn by itself

@@ -7,6 +7,7 @@ import torch
 from transformers import AutoModelForCausalLM, LogitsProcessor, LogitsProcessorList
 
 from sft_recipes.inference.loading import load_for_inference
+from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.inference.generate import (
     GenerationError,
     generate,
@@ -54,7 +55,7 @@ def test_stops_at_end_of_turn_token(tiny):
     model, tok = tiny
     words = _ids(tok, "The Ninth Circuit")
     force = ForceTokens(words + [tok.convert_tokens_to_ids("<|im_end|>")] + _ids(tok, " and more"), filler=words[0])
-    [answer] = generate(model, tok, [QUESTION], max_new_tokens=30, progress=False,
+    [answer] = generate(model, tok, [QUESTION], GenerationSettings(max_new_tokens=30), progress=False,
                         logits_processor=LogitsProcessorList([force]))
     assert answer == "The Ninth Circuit"
     assert force.steps == len(words) + 1  # generation itself stopped, not just the returned text
@@ -70,7 +71,7 @@ def test_stops_at_end_of_turn_when_eos_differs(tiny_model_dir, smol_tokenizer):
     assert {tok.eos_token_id, im_end} <= set(stop_token_ids(tok, model))
     words = _ids(tok, "Reversed")
     force = ForceTokens(words + [im_end], filler=words[0])
-    [answer] = generate(model, tok, [QUESTION], max_new_tokens=20, progress=False,
+    [answer] = generate(model, tok, [QUESTION], GenerationSettings(max_new_tokens=20), progress=False,
                         logits_processor=LogitsProcessorList([force]))
     assert answer == "Reversed" and force.steps == len(words) + 1
 
@@ -84,7 +85,7 @@ def test_stops_at_template_stop_string(tiny):
     answer_ids = _ids(tok, "AFFIRMED.\n\n")
     marker_ids = _ids(tok, "### Instruction:\nWhat next?")
     force = ForceTokens(answer_ids + marker_ids, filler=answer_ids[0])
-    [answer] = generate(model, tok, [QUESTION], max_new_tokens=40, progress=False,
+    [answer] = generate(model, tok, [QUESTION], GenerationSettings(max_new_tokens=40), progress=False,
                         logits_processor=LogitsProcessorList([force]))
     assert answer == "AFFIRMED."
     assert force.steps < len(answer_ids) + len(marker_ids)  # stopped inside the marker, well before 40 steps
@@ -98,8 +99,9 @@ def test_left_padding_matches_unbatched_greedy(tiny):
         [{"role": "system", "content": "Be brief."}, {"role": "user", "content": "Court?"}],
         [{"role": "user", "content": "Which statute is at issue?"}],
     ]
-    one_by_one = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=1, progress=False)
-    batched = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=4, progress=False)
+    settings = GenerationSettings(max_new_tokens=8, batch_size=1)
+    one_by_one = generate_token_ids(model, tok, prompts, settings, progress=False)
+    batched = generate_token_ids(model, tok, prompts, settings.replace(batch_size=4), progress=False)
     assert batched == one_by_one
     assert len({tuple(ids) for ids in one_by_one}) > 1  # answers differ, so order restoration is checked too
 
@@ -140,12 +142,12 @@ def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_s
     seen = []
     hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
     try:
-        one_by_one = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=1, progress=False,
-                                        share_prefixes=False)
+        alone = GenerationSettings(max_new_tokens=8, batch_size=1, share_prefixes=False)
+        one_by_one = generate_token_ids(model, tok, prompts, alone, progress=False)
         plain_prompt_tokens = sum(b * t for b, t in seen if t > 1)
         seen.clear()
-        shared = generate_token_ids(model, tok, prompts, max_new_tokens=8, batch_size=batch_size, progress=False,
-                                    batch_keys=["q"] * 6 + ["other"])
+        shared = generate_token_ids(model, tok, prompts, GenerationSettings(max_new_tokens=8, batch_size=batch_size),
+                                    progress=False, batch_keys=["q"] * 6 + ["other"])
         shared_prompt_tokens = sum(b * t for b, t in seen if t > 1)
     finally:
         hook.remove()
@@ -157,10 +159,10 @@ def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_s
 
 def test_sampling_is_seeded(tiny):
     model, tok = tiny
-    kwargs = dict(max_new_tokens=6, do_sample=True, temperature=1.0, progress=False)
-    first = generate_token_ids(model, tok, [QUESTION, "Text"], seed=7, **kwargs)
-    again = generate_token_ids(model, tok, [QUESTION, "Text"], seed=7, **kwargs)
-    other = generate_token_ids(model, tok, [QUESTION, "Text"], seed=8, **kwargs)
+    sampling = GenerationSettings(max_new_tokens=6, do_sample=True, temperature=1.0, seed=7)
+    first = generate_token_ids(model, tok, [QUESTION, "Text"], sampling, progress=False)
+    again = generate_token_ids(model, tok, [QUESTION, "Text"], sampling, progress=False)
+    other = generate_token_ids(model, tok, [QUESTION, "Text"], sampling.replace(seed=8), progress=False)
     assert first == again and first != other
 
 
@@ -179,7 +181,21 @@ def test_render_prompt(smol_tokenizer):
 def test_real_model_answers_and_stops_at_im_end(embedded_dir):
     model, tok = load_for_inference(str(embedded_dir))
     prompt = [{"role": "user", "content": "What is the capital of France? Answer in one word."}]
-    [ids] = generate_token_ids(model, tok, [prompt], max_new_tokens=24, progress=False)
+    [ids] = generate_token_ids(model, tok, [prompt], GenerationSettings(max_new_tokens=24), progress=False)
     answer = tok.decode(ids)
     assert "paris" in answer.lower()
     assert len(ids) < 24  # it stopped on its own, at <|im_end|>, not at the budget
+
+
+def test_settings_from_recipe_eval_section():
+    from sft_recipes.recipe.arguments import EvalArguments
+
+    ev = EvalArguments(eval_max_new_tokens=12, eval_batch_size=3, eval_do_sample=True, eval_temperature=0.3)
+    settings = GenerationSettings.from_eval_args(ev, seed=5)
+    assert (settings.max_new_tokens, settings.batch_size, settings.seed) == (12, 3, 5)
+    assert settings.generate_kwargs() == {"do_sample": True, "temperature": 0.3, "top_p": 1.0, "max_new_tokens": 12}
+    greedy = settings.replace(do_sample=False)
+    assert greedy.generate_kwargs() == {"do_sample": False, "max_new_tokens": 12}
+    assert greedy.record()["temperature"] is None and settings.record()["temperature"] == 0.3
+    with pytest.raises(GenerationError, match="batch_size must be >= 1"):
+        GenerationSettings(batch_size=0)

@@ -8,6 +8,7 @@ from sft_recipes.evaluation.metrics import (
     exact_match,
     format_adherence,
     format_overfitting,
+    headline_metric,
     format_violations,
     length_ratio,
     normalize_answer,
@@ -124,3 +125,25 @@ def test_score_rows_per_task_and_overall():
     assert overall["format_adherence"] == 1.0
     # length ratios: 1/1, 1/1, 6/3 words ("X v. Y W v. Z" vs "X v. Y"), 3/2, 0/2
     assert overall["length_ratio"] == pytest.approx((1 + 1 + 2 + 1.5 + 0) / 5)
+
+
+def test_a_registered_task_family_sets_headline_and_scores():
+    from sft_recipes.tasks.registry import TaskFamily, register, unregister
+
+    def scores(task, answer, reference):
+        return {"yes_no": float(answer.strip().lower()[:3] == reference.strip().lower()[:3])}
+
+    assert headline_metric("verdict") == "token_f1"  # no family owns it yet
+    register(TaskFamily("yes_no_questions", {"verdict": "yes_no"}, scores))
+    try:
+        result = score_rows([{"task": "verdict", "answer": "Yes, it is.", "reference": "yes"},
+                             {"task": "verdict", "answer": "No.", "reference": "yes"},
+                             {"task": "holding", "answer": "REVERSED", "reference": "REVERSED"}])
+        verdict = result["per_task"]["verdict"]
+        assert verdict["headline_metric"] == "yes_no" and verdict["headline"] == 0.5 and "token_f1" not in verdict
+        assert result["per_task"]["holding"]["headline_metric"] == "normalized_em"  # the built-in family still counts
+        with pytest.raises(ValueError, match="'holding' already belongs to the court_opinions family"):
+            register(TaskFamily("other", {"holding": "token_f1"}, scores))
+    finally:
+        unregister("yes_no_questions")
+    assert headline_metric("verdict") == "token_f1"

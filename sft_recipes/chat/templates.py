@@ -90,6 +90,8 @@ def setup_chat_template(tokenizer, choice: str = "auto", template_kwargs: dict[s
     return describe_template(tokenizer, name, new_tokens, template_kwargs, stop_strings)
 
 
+# Not trl.clone_chat_template: it loads a source tokenizer by name (no Hub here) and resizes a model, and this stage
+# (prepare) has only the tokenizer; the model's new rows are added when training loads it.
 def _setup_chatml(tokenizer) -> list[int]:
     """ChatML on any tokenizer: its markers become special tokens (new ones get fresh embedding rows) and EOS."""
     from tokenizers import AddedToken

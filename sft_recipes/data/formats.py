@@ -9,9 +9,8 @@ Formats (``format: auto`` picks one from the fields of the first records, after 
                        gpt/assistant/model/bot/chatgpt -> assistant, system -> system, function_call -> an assistant
                        tool call (value: JSON {"name", "arguments"}, or a list of them), observation / tool -> a tool
                        result ("role"/"content" keys work too)
-    court_opinions     court opinions: flat {"id", "case_name", "court", "date_filed", "text"}, CourtListener opinion
-                       objects, Caselaw Access Project cases, or {"text"} alone (a folder of .txt files)
-                       -> one row per question (tasks/court_opinions/)
+    <task format>      a task family's records (tasks/registry.py), e.g. court_opinions: flat opinions,
+                       CourtListener opinions, Caselaw Access Project cases, .txt files -> one row per question
     alpaca             {"instruction", "input"?, "output", "system"?}           user = instruction, a blank line, input
     prompt_completion  {"prompt", "completion"}                                 each a string or a list of messages
     text               {"text"}                                                 a raw document: ONE assistant turn with
@@ -30,7 +29,7 @@ top-level fields. A row that cannot be converted becomes a reject with the reaso
 format cannot be recognised is an error.
 
 Each row gets ``id`` (the record's ``id`` field, or its source) and ``group`` (the id, so splitting keeps a record's
-rows together; the court builder uses the opinion id for all six of an opinion's rows).
+rows together; a task builder uses the document's id for all the rows built from one document).
 """
 
 from __future__ import annotations
@@ -46,8 +45,7 @@ from sft_recipes.recipe import FORMATS
 from sft_recipes.conversation import ROLES, Message, MessageError, ToolCall
 from sft_recipes.data.rejects import Reject
 from sft_recipes.data.sources import DataSourceError, SourceRecord
-from sft_recipes.tasks.court_opinions import FORMAT as COURT_FORMAT
-from sft_recipes.tasks.court_opinions import build_instruction_rows, looks_like_opinions
+from sft_recipes.tasks.registry import task_formats
 
 SHAREGPT_ROLES = {
     "human": "user",
@@ -84,10 +82,10 @@ def convert_records(
     columns: dict[str, str] | None = None,
     *,
     name: str = "",
-    court_tasks: list[str] | None = None,
-    legal_system_prompt: str | None = None,
+    task_options: Any = None,
 ) -> ConvertResult:
-    """Convert every record of one dataset (``name`` is used in error messages)."""
+    """Convert every record of one dataset (``name`` is used in error messages). ``task_options`` (the recipe's
+    data section) goes to a task family's builder: which tasks to build, its system prompt."""
     if fmt not in FORMATS:
         raise DataSourceError(f"{name}: unknown format {fmt!r} (expected one of {', '.join(FORMATS)})")
     columns = dict(columns or {})
@@ -96,11 +94,10 @@ def convert_records(
     if fmt == "auto":
         fmt = detect_format(_fields(_rename(d, columns) for d in sample), name)
     result = ConvertResult(rows=[], format=fmt)
-    if fmt == COURT_FORMAT:
+    task_format = task_formats().get(fmt)
+    if task_format is not None:
         for rec in records:
-            rows, rejects = build_instruction_rows(
-                _rename(rec.data, columns), rec.source, tasks=court_tasks, system_prompt=legal_system_prompt
-            )
+            rows, rejects = task_format.build(_rename(rec.data, columns), rec.source, task_options)
             result.rows.extend(rows)
             result.rejects.extend(rejects)
         return result
@@ -130,8 +127,9 @@ def detect_format(fields: set[str], name: str = "") -> str:
         return "messages"
     if "conversations" in fields:
         return "sharegpt"
-    if looks_like_opinions(fields):
-        return COURT_FORMAT
+    for task_format in task_formats().values():
+        if task_format.looks_like(fields):
+            return task_format.name
     if {"instruction", "output"} <= fields:
         return "alpaca"
     if {"prompt", "completion"} <= fields:
@@ -140,9 +138,13 @@ def detect_format(fields: set[str], name: str = "") -> str:
         return "text"
     raise DataSourceError(
         f"{name}: cannot tell the format from the fields {sorted(fields)} (expected instruction/output, "
-        "conversations, messages, prompt/completion, text, or a court opinion; set format: and columns: in the "
-        "recipe)"
+        f"conversations, messages, prompt/completion, text, or {' or '.join(_task_format_names())}; set format: "
+        "and columns: in the recipe)"
     )
+
+
+def _task_format_names() -> list[str]:
+    return [f.description or f.name for f in task_formats().values()] or ["a task family's records"]
 
 
 def add_system_prompt(row: dict[str, Any], prompt: str | None) -> dict[str, Any]:

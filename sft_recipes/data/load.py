@@ -45,8 +45,7 @@ def load_conversations(data_args: DataArguments, seed: int, show: bool = True) -
             fmt,
             spec.columns,
             name=spec.path,
-            court_tasks=data_args.court_tasks,
-            legal_system_prompt=data_args.legal_system_prompt,
+            task_options=data_args,
         )
         tools = _dataset_tools(spec)
         for row in converted.rows:

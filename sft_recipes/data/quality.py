@@ -178,41 +178,12 @@ def near_duplicates(
     within a group, and clusters: connected components of the cross-group pairs, i.e. sets of rows that are
     near-copies of one another. ``seed`` fixes the MinHash permutations, so reruns report the same pairs.
     """
-    try:
-        from datasketch import MinHash, MinHashLSH
-    except ImportError:
-        raise QualityError("near-duplicate detection needs datasketch: pip install 'datasketch>=2.0,<3'") from None
     if not 0 < threshold <= 1:
         raise QualityError(f"near-duplicate threshold must be in (0, 1], got {threshold}")
 
     sets = [shingles(row_text(r), shingle_words) for r in rows]
-    encoded = [[s.encode("utf-8") for s in sorted(shingle_set)] for shingle_set in sets]
-    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
-    hashes = []
-    bar = tqdm(MinHash.generator(encoded, num_perm=num_perm, seed=seed), total=len(encoded), desc="minhash",
-               unit="rows", disable=len(rows) < 2000, leave=False)
-    for i, mh in enumerate(bar):
-        hashes.append(mh)
-        if sets[i]:
-            lsh.insert(i, mh)
-
-    groups = [str(r.get("group") or r.get("id") or r.get("source") or i) for i, r in enumerate(rows)]
-    pairs: list[dict[str, Any]] = []
-    within_group = 0
-    for i, mh in enumerate(hashes):
-        if not sets[i]:
-            continue
-        for j in lsh.query(mh):
-            if j <= i:
-                continue
-            similarity = jaccard(sets[i], sets[j])
-            if similarity < threshold:
-                continue  # an LSH candidate that is not similar enough
-            if groups[i] == groups[j]:
-                within_group += 1
-                continue
-            pairs.append({"a": i, "b": j, "jaccard": round(similarity, 4),
-                          "source_a": rows[i].get("source", ""), "source_b": rows[j].get("source", "")})
+    hashes, lsh = _minhash_index(sets, threshold, num_perm, seed)
+    pairs, within_group = _similar_pairs(rows, sets, hashes, lsh, threshold)
     pairs.sort(key=lambda p: (-p["jaccard"], p["a"], p["b"]))
     clusters = _components(len(rows), [(p["a"], p["b"]) for p in pairs])
     in_clusters = sum(len(c) for c in clusters)
@@ -232,6 +203,46 @@ def near_duplicates(
         "top_pairs": pairs[:REPORTED_PAIRS],
         "similarities": [p["jaccard"] for p in pairs],
     }
+
+
+def _minhash_index(sets: list[set[str]], threshold: float, num_perm: int, seed: int):
+    """MinHash of every row's shingles, and an LSH index of the rows that have any."""
+    try:
+        from datasketch import MinHash, MinHashLSH
+    except ImportError:
+        raise QualityError("near-duplicate detection needs datasketch: pip install 'datasketch>=2.0,<3'") from None
+    encoded = [[s.encode("utf-8") for s in sorted(shingle_set)] for shingle_set in sets]
+    lsh = MinHashLSH(threshold=threshold, num_perm=num_perm)
+    hashes = []
+    bar = tqdm(MinHash.generator(encoded, num_perm=num_perm, seed=seed), total=len(encoded), desc="minhash",
+               unit="rows", disable=len(sets) < 2000, leave=False)
+    for i, mh in enumerate(bar):
+        hashes.append(mh)
+        if sets[i]:
+            lsh.insert(i, mh)
+    return hashes, lsh
+
+
+def _similar_pairs(rows, sets, hashes, lsh, threshold: float) -> tuple[list[dict[str, Any]], int]:
+    """LSH candidates verified by exact Jaccard: the pairs across groups, and how many fell within a group."""
+    groups = [str(r.get("group") or r.get("id") or r.get("source") or i) for i, r in enumerate(rows)]
+    pairs: list[dict[str, Any]] = []
+    within_group = 0
+    for i, mh in enumerate(hashes):
+        if not sets[i]:
+            continue
+        for j in lsh.query(mh):
+            if j <= i:
+                continue
+            similarity = jaccard(sets[i], sets[j])
+            if similarity < threshold:
+                continue  # an LSH candidate that is not similar enough
+            if groups[i] == groups[j]:
+                within_group += 1
+                continue
+            pairs.append({"a": i, "b": j, "jaccard": round(similarity, 4),
+                          "source_a": rows[i].get("source", ""), "source_b": rows[j].get("source", "")})
+    return pairs, within_group
 
 
 def _components(n: int, edges: list[tuple[int, int]]) -> list[list[int]]:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import gc
 import json
 import shutil
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -25,6 +26,7 @@ from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import format_overfitting, score_rows
 from sft_recipes.inference.generate import generate
 from sft_recipes.inference.loading import load_for_inference, load_inference_tokenizer
+from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.data.jsonl import iter_jsonl
 
 GENERATIONS_FILE = "generations.jsonl"
@@ -75,19 +77,36 @@ def _shared_template(tokenizers: dict[str, Any]) -> tuple[str | None, str | None
     return None, None
 
 
+@dataclass
+class _Prompts:
+    """The test rows to answer, their prompts (messages before the last reply) and references (that reply)."""
+
+    rows: list[dict[str, Any]]
+    prompts: list[list[dict[str, str]]]
+    references: list[str]
+
+    @classmethod
+    def from_rows(cls, test_rows: Sequence[dict[str, Any]], num_samples: int | None) -> "_Prompts":
+        rows = list(test_rows)[: num_samples if num_samples is not None else None]
+        if not rows:
+            raise EvalDataError("no test rows to evaluate")
+        prompts, references = zip(*(split_prompt(r) for r in rows))
+        return cls(rows, list(prompts), list(references))
+
+    @property
+    def tasks(self) -> list[str]:
+        return [r.get("task", "") for r in self.rows]
+
+
 def compare_models(
     models: dict[str, str | None],
     test_rows: Sequence[dict[str, Any]],
     out_dir: str | Path,
+    settings: GenerationSettings | None = None,
     *,
     tokenized: Any = None,
     num_samples: int | None = None,
     heldout_samples: int | None = None,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    do_sample: bool = False,
-    temperature: float = 0.7,
-    seed: int = 0,
     heldout_batch_size: int = 4,
     format_check_samples: int = 0,
     report_examples: int = 3,
@@ -95,6 +114,7 @@ def compare_models(
 ) -> dict[str, Any]:
     """Evaluate every model in ``models`` (name -> model path, run dir, or None for the embedded default).
 
+    ``settings`` are the generation settings every model answers with (default ``GenerationSettings()``).
     ``tokenized`` is a tokenized split (``input_ids`` + ``labels``) for the held-out loss; None skips it;
     ``num_samples`` limits it as it limits the test rows, unless ``heldout_samples`` sets its own limit.
     ``format_check_samples`` prompts are also asked as plain text to detect format overfitting (see
@@ -102,25 +122,14 @@ def compare_models(
     model's template, so both models see the same prompt; metrics.json records which template was used.
     Returns the metrics written to metrics.json.
     """
-    from sft_recipes.evaluation.report import plot_scores, write_report
-
     if not models:
         raise EvalDataError("no models to evaluate")
-    rows = list(test_rows)[: num_samples if num_samples is not None else None]
-    if not rows:
-        raise EvalDataError("no test rows to evaluate")
-    prompts, references = zip(*(split_prompt(r) for r in rows))
-    loss_rows = heldout_samples if heldout_samples is not None else num_samples
-    if tokenized is not None and loss_rows is not None and len(tokenized) > loss_rows:
-        # by default the same budget for the loss as for the answers
-        tokenized = tokenized.select(range(loss_rows)) if hasattr(tokenized, "select") else tokenized[:loss_rows]
+    settings = settings or GenerationSettings()
+    data = _Prompts.from_rows(test_rows, num_samples)
+    tokenized = _limit_rows(tokenized, heldout_samples if heldout_samples is not None else num_samples)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-
-    tokenizers = {name: load_inference_tokenizer(path) for name, path in models.items()}
-    template_owner, template = _shared_template(tokenizers)
-    settings = {"max_new_tokens": max_new_tokens, "batch_size": batch_size, "do_sample": do_sample,
-                "temperature": temperature if do_sample else None, "seed": seed}
+    template_owner, template = _shared_template({name: load_inference_tokenizer(p) for name, p in models.items()})
 
     outputs: dict[str, list[str]] = {}
     results: dict[str, Any] = {}
@@ -130,49 +139,51 @@ def compare_models(
         if not tokenizer.chat_template and template is not None:
             tokenizer.chat_template = template
             prompt_template = f"borrowed from {template_owner}"
-        answers = generate(
-            model, tokenizer, list(prompts), batch_keys=[r.get("task", "") for r in rows],
-            max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample, temperature=temperature,
-            seed=seed, progress=progress, desc=f"generating ({name})",
-        )
-        outputs[name] = answers
-        scores = score_rows(
-            {"task": r.get("task", ""), "answer": a, "reference": ref} for r, a, ref in zip(rows, answers, references)
-        )
-        result: dict[str, Any] = {
+        outputs[name] = generate(model, tokenizer, data.prompts, settings, batch_keys=data.tasks,
+                                 progress=progress, desc=f"generating ({name})")
+        results[name] = {
             "path": str(path) if path is not None else "embedded",
             "prompt_template": prompt_template,
-            "tasks": scores["per_task"],
-            "overall": scores["overall"],
+            **_scores(data, outputs[name]),
             "heldout": _heldout(model, tokenizer, tokenized, heldout_batch_size, progress, name),
         }
         if format_check_samples > 0:
-            result["format_overfitting"] = _format_check(
-                model, tokenizer, prompts, references, answers, format_check_samples, max_new_tokens,
-                batch_size, seed, progress, name,
-            )
-        results[name] = result
+            check = _FormatCheck(data, outputs[name], format_check_samples)
+            results[name]["format_overfitting"] = check.run(model, tokenizer, settings, progress, name)
         del model
         gc.collect()
 
-    generations = [
-        {
-            "id": r.get("id", ""),
-            "task": r.get("task", ""),
-            "messages": list(p),
-            "reference": ref,
-            "outputs": {name: outputs[name][i] for name in models},
-        }
-        for i, (r, p, ref) in enumerate(zip(rows, prompts, references))
-    ]
-    write_jsonl(out / GENERATIONS_FILE, generations)
+    metrics = {"num_prompts": len(data.rows), "tasks": sorted(set(data.tasks)), "generation": settings.record(),
+               "models": results}
+    _write_outputs(out, models, metrics, _generation_rows(data, outputs, models), report_examples)
+    return metrics
 
-    metrics = {
-        "num_prompts": len(rows),
-        "tasks": sorted({r.get("task", "") for r in rows}),
-        "generation": settings,
-        "models": results,
-    }
+
+def _limit_rows(tokenized: Any, limit: int | None) -> Any:
+    """The tokenized split cut to ``limit`` rows: by default the same budget for the loss as for the answers."""
+    if tokenized is None or limit is None or len(tokenized) <= limit:
+        return tokenized
+    return tokenized.select(range(limit)) if hasattr(tokenized, "select") else tokenized[:limit]
+
+
+def _scores(data: _Prompts, answers: list[str]) -> dict[str, Any]:
+    scores = score_rows({"task": task, "answer": a, "reference": ref}
+                        for task, a, ref in zip(data.tasks, answers, data.references))
+    return {"tasks": scores["per_task"], "overall": scores["overall"]}
+
+
+def _generation_rows(data: _Prompts, outputs: dict[str, list[str]], models) -> list[dict[str, Any]]:
+    return [{"id": r.get("id", ""), "task": r.get("task", ""), "messages": list(p), "reference": ref,
+             "outputs": {name: outputs[name][i] for name in models}}
+            for i, (r, p, ref) in enumerate(zip(data.rows, data.prompts, data.references))]
+
+
+def _write_outputs(out: Path, models, metrics: dict[str, Any], generations: list[dict[str, Any]],
+                   report_examples: int) -> None:
+    """generations.jsonl, metrics.json, scores.png, the runs' training curves and report.md."""
+    from sft_recipes.evaluation.report import plot_scores, write_report
+
+    write_jsonl(out / GENERATIONS_FILE, generations)
     (out / METRICS_FILE).write_text(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
     plot_scores(metrics, out / "scores.png")
     training_plots = {}
@@ -183,7 +194,6 @@ def compare_models(
             shutil.copyfile(curve, out / training_plots[name])
     write_report(metrics, generations, out / "report.md", examples=report_examples, plot_name="scores.png",
                  training_plots=training_plots)
-    return metrics
 
 
 def _heldout(model, tokenizer, tokenized, batch_size: int, progress: bool, name: str) -> dict[str, Any] | None:
@@ -199,17 +209,25 @@ def _heldout(model, tokenizer, tokenized, batch_size: int, progress: bool, name:
         return {"error": str(e)}
 
 
-def _format_check(model, tokenizer, prompts, references, answers, k, max_new_tokens, batch_size, seed, progress, name):
-    plain = [plain_text_prompt(p) for p in prompts[:k]]
-    plain_answers = generate(
-        model, tokenizer, plain, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-        progress=progress, desc=f"plain-text prompts ({name})",
-    )
-    checks = [format_overfitting(t, u, ref) for t, u, ref in zip(answers, plain_answers, references)]
-    n = len(checks)
-    return {
-        "n": n,
-        "overfit_rate": sum(c["overfit"] for c in checks) / n,
-        "leak_rate": sum(c["leaks_template"] for c in checks) / n,
-        "collapse_rate": sum(c["collapsed"] for c in checks) / n,
-    }
+@dataclass
+class _FormatCheck:
+    """The first ``k`` prompts asked again as plain text, compared with the templated answers."""
+
+    data: _Prompts
+    answers: list[str]
+    k: int
+
+    def run(self, model, tokenizer, settings: GenerationSettings, progress: bool, name: str) -> dict[str, Any]:
+        plain = [plain_text_prompt(p) for p in self.data.prompts[: self.k]]
+        # plain text has no sampling: greedy, so the check does not depend on the draw
+        plain_answers = generate(model, tokenizer, plain, settings.replace(do_sample=False), progress=progress,
+                                 desc=f"plain-text prompts ({name})")
+        checks = [format_overfitting(t, u, ref)
+                  for t, u, ref in zip(self.answers, plain_answers, self.data.references)]
+        n = len(checks)
+        return {
+            "n": n,
+            "overfit_rate": sum(c["overfit"] for c in checks) / n,
+            "leak_rate": sum(c["leaks_template"] for c in checks) / n,
+            "collapse_rate": sum(c["collapsed"] for c in checks) / n,
+        }

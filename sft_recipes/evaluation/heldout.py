@@ -16,7 +16,6 @@ from sft_recipes import SFTRecipesError
 from sft_recipes.chat.masking import IGNORE_INDEX
 
 
-
 class HeldoutError(SFTRecipesError):
     pass
 
@@ -86,26 +85,15 @@ def heldout_loss(
     questions about one document) are scored from one KV cache of that opening (``share_prefixes``), with
     positions taken from the attention mask, so the numbers are those of the rows alone.
     """
-    import torch
-    import torch.nn.functional as F
     from tqdm.auto import tqdm
 
-    from sft_recipes.chat.masking import next_token_targets
-    from sft_recipes.inference.prefix_cache import PrefixCaches, prefix_batches
+    from sft_recipes.inference.prefix_cache import PrefixCaches
 
     rows = _rows(split)
     if not rows:
         raise HeldoutError("the tokenized split is empty")
-    vocab = model.get_input_embeddings().num_embeddings
-    top = max(max(r["input_ids"], default=0) for r in rows)
-    if top >= vocab:
-        raise HeldoutError(f"the split holds token id {top} but the model's vocabulary has {vocab} tokens")
-
-    groups, lone = _groups(rows, share_prefixes)
-    order = sorted(lone, key=lambda i: len(rows[i]["input_ids"]))
-    batches = prefix_batches(groups, batch_size)
-    batches += [[(0, i) for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
-    device = next(model.parameters()).device
+    _check_vocabulary(model, rows)
+    batches = _plan_batches(rows, batch_size, share_prefixes)
     caches = PrefixCaches(model, [[tuple(rows[i]["input_ids"][:shared]) for shared, i in b] for b in batches])
     total_nll, total_tokens = 0.0, 0
     was_training = model.training
@@ -113,33 +101,11 @@ def heldout_loss(
     try:
         for n, batch in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
             prefixes = caches.prefixes(n)
-            cached = max(len(p) for p in prefixes)
-            # [padding | shared prefix] in the cache, then [own tokens | padding] in the batch
-            width = max(len(rows[i]["input_ids"]) - len(p) for (_, i), p in zip(batch, prefixes))
-            input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
-            labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
-            attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
-            for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
-                start = len(prefix)
-                own = rows[i]["input_ids"][start:]
-                input_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
-                labels[row, : len(own)] = torch.tensor(rows[i]["labels"][start:], dtype=torch.long)
-                attention_mask[row, cached - start : cached + len(own)] = 1
-            keep, targets = next_token_targets(labels)
-            targets = targets.to(device)
-            inputs: dict[str, Any] = {"input_ids": input_ids.to(device), "attention_mask": attention_mask.to(device),
-                                      "logits_to_keep": keep.to(device)}
-            if cached:
-                positions = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, cached:]
-                inputs["position_ids"] = positions.to(device)
+            inputs, labels = _batch_inputs(rows, batch, prefixes, pad_token_id)
+            if any(prefixes):
                 inputs["past_key_values"] = caches.stacked(prefixes)
-            with torch.no_grad():
-                # logits only where a trained token is predicted: most of a prompt-heavy row needs none
-                logits = model(**inputs).logits
-            if logits.shape[:-1] != targets.shape:
-                raise HeldoutError(f"{type(model).__name__} does not take logits_to_keep as a boolean mask")
-            total_nll += F.cross_entropy(logits.float(), targets, reduction="sum").item()
-            total_tokens += targets.numel()
+            nll, tokens = _batch_nll(model, inputs, labels)
+            total_nll, total_tokens = total_nll + nll, total_tokens + tokens
             caches.release(n)
     finally:
         model.train(was_training)
@@ -147,3 +113,61 @@ def heldout_loss(
         raise HeldoutError("no trained tokens in the split (every label is masked): nothing to score")
     loss = total_nll / total_tokens
     return HeldoutResult(loss=loss, perplexity=math.exp(loss), tokens=total_tokens, examples=len(rows))
+
+
+def _check_vocabulary(model, rows) -> None:
+    vocab = model.get_input_embeddings().num_embeddings
+    top = max(max(r["input_ids"], default=0) for r in rows)
+    if top >= vocab:
+        raise HeldoutError(f"the split holds token id {top} but the model's vocabulary has {vocab} tokens")
+
+
+def _plan_batches(rows, batch_size: int, share_prefixes: bool) -> list[list[tuple[int, int]]]:
+    """Batches of (shared prefix length, row index): cached-prefix groups, then the other rows by length."""
+    from sft_recipes.inference.prefix_cache import prefix_batches
+
+    groups, lone = _groups(rows, share_prefixes)
+    order = sorted(lone, key=lambda i: len(rows[i]["input_ids"]))
+    batches = prefix_batches(groups, batch_size)
+    return batches + [[(0, i) for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
+
+
+def _batch_inputs(rows, batch, prefixes, pad_token_id: int):
+    """(model inputs without the cache, labels): [padding | shared prefix] in the cache, then [own tokens |
+    padding] in the batch, positions from the attention mask when a prefix is cached."""
+    import torch
+
+    cached = max(len(p) for p in prefixes)
+    width = max(len(rows[i]["input_ids"]) - len(p) for (_, i), p in zip(batch, prefixes))
+    input_ids = torch.full((len(batch), width), pad_token_id, dtype=torch.long)
+    labels = torch.full((len(batch), width), IGNORE_INDEX, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
+    for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
+        start = len(prefix)
+        own = rows[i]["input_ids"][start:]
+        input_ids[row, : len(own)] = torch.tensor(own, dtype=torch.long)
+        labels[row, : len(own)] = torch.tensor(rows[i]["labels"][start:], dtype=torch.long)
+        attention_mask[row, cached - start : cached + len(own)] = 1
+    inputs: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+    if cached:
+        inputs["position_ids"] = (attention_mask.cumsum(-1) - 1).clamp(min=0)[:, cached:]
+    return inputs, labels
+
+
+def _batch_nll(model, inputs: dict[str, Any], labels) -> tuple[float, int]:
+    """Summed NLL and the number of trained tokens of one batch."""
+    import torch
+    import torch.nn.functional as F
+
+    from sft_recipes.chat.masking import next_token_targets
+
+    device = next(model.parameters()).device
+    keep, targets = next_token_targets(labels)
+    targets = targets.to(device)
+    inputs = {k: v.to(device) if isinstance(v, torch.Tensor) else v for k, v in inputs.items()}
+    with torch.no_grad():
+        # logits only where a trained token is predicted: most of a prompt-heavy row needs none
+        logits = model(**inputs, logits_to_keep=keep.to(device)).logits
+    if logits.shape[:-1] != targets.shape:
+        raise HeldoutError(f"{type(model).__name__} does not take logits_to_keep as a boolean mask")
+    return F.cross_entropy(logits.float(), targets, reduction="sum").item(), targets.numel()

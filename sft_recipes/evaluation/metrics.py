@@ -4,8 +4,8 @@ Normalisation follows SQuAD (lowercase, drop punctuation and the articles a/an/t
 a model that answers "Reversed." to the reference "REVERSED" has the right answer, and exact string
 comparison would hide that. Raw exact match is still reported, because format drift matters too.
 
-Each task of a task family gets the metric that fits its answer shape (court opinions:
-``tasks/court_opinions/metrics.py``); ``score_rows`` averages per task and overall.
+Each task of a task family gets the metric that fits its answer shape (the family registers it in
+``tasks/registry.py``); ``score_rows`` averages per task and overall.
 """
 
 from __future__ import annotations
@@ -170,21 +170,23 @@ def format_overfitting(
 
 def headline_metric(task: str) -> str:
     """The headline metric of a task: its task family's choice (tasks/), else token F1."""
-    from sft_recipes.tasks.court_opinions.metrics import TASK_METRICS
+    from sft_recipes.tasks.registry import family_of
 
-    return TASK_METRICS.get(task, DEFAULT_HEADLINE)
+    family = family_of(task)
+    return family.headline_metrics[task] if family is not None else DEFAULT_HEADLINE
 
 
 def score_answer(task: str, answer: str, reference: str) -> dict[str, float | None]:
     """Every metric that fits ``task`` (its task family adds its own), plus the answer-shape checks every task gets."""
-    from sft_recipes.tasks.court_opinions.metrics import task_scores
+    from sft_recipes.tasks.registry import family_of
 
     scores: dict[str, float | None] = {
         "exact_match": exact_match(answer, reference),
         "normalized_em": normalized_exact_match(answer, reference),
     }
-    family = task_scores(task, answer, reference)
-    scores.update(family if family is not None else {"token_f1": token_f1(answer, reference)})
+    family = family_of(task)
+    specific = family.scores(task, answer, reference) if family is not None else None
+    scores.update(specific if specific is not None else {"token_f1": token_f1(answer, reference)})
     scores["length_ratio"] = length_ratio(answer, reference)
     scores["empty"] = float(is_empty(answer))
     scores["format_adherence"] = format_adherence(answer)

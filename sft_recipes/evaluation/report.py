@@ -57,65 +57,77 @@ def pick_examples(generations: Sequence[dict[str, Any]], names: Sequence[str], k
 def render_report(metrics: dict[str, Any], generations: Sequence[dict[str, Any]], examples: int = 3,
                   plot_name: str | None = None, training_plots: dict[str, str] | None = None) -> str:
     names = list(metrics["models"])
+    lines = _header(metrics, names) + _overall_section(metrics["models"], names) + _task_section(metrics, names)
+    if plot_name:
+        lines += ["", f"![per-task scores]({plot_name})"]
+    lines.append("")
+    for name, plot in (training_plots or {}).items():
+        lines += [f"## Training curves ({name})", "", f"![training loss and token accuracy ({name})]({plot})", ""]
+    lines += _examples_section(pick_examples(generations, names, examples), names)
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def _change(names: list[str], values: list) -> list[str]:
+    """The first-to-last change column, when there are two models or more."""
+    return [_delta(values[0], values[-1])] if len(names) >= 2 else []
+
+
+def _header(metrics: dict[str, Any], names: list[str]) -> list[str]:
     models = metrics["models"]
-    compare = len(names) >= 2
-    change = [f"change ({names[0]} → {names[-1]})"] if compare else []
     lines = [f"# Evaluation: {' vs '.join(names)}", ""]
     lines.append(f"{metrics['num_prompts']} held-out prompts; generation: "
                  + ", ".join(f"{k}={v}" for k, v in metrics["generation"].items() if v is not None) + ".")
     lines.append("")
     for name in names:
         lines.append(f"- **{name}**: `{models[name]['path']}` (chat template: {models[name]['prompt_template']})")
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## Overall", ""]
-    overall_rows = []
+
+def _overall_section(models: dict[str, Any], names: list[str]) -> list[str]:
+    rows = []
     for key, label in [("headline", "headline score (per answer)"), ("macro_headline", "headline score (mean of tasks)"),
                        ("empty_rate", "empty answers"), ("format_adherence", "format adherence"),
                        ("length_ratio", "length ratio to reference")]:
         values = [models[n]["overall"].get(key) for n in names]
-        overall_rows.append([label, *map(_fmt, values), *([_delta(values[0], values[-1])] if compare else [])])
+        rows.append([label, *map(_fmt, values), *_change(names, values)])
     for key, label in [("loss", "held-out loss"), ("perplexity", "held-out perplexity")]:
         values = [(models[n].get("heldout") or {}).get(key) for n in names]
         if any(v is not None for v in values):
-            overall_rows.append([label, *map(_fmt, values), *([_delta(values[0], values[-1])] if compare else [])])
+            rows.append([label, *map(_fmt, values), *_change(names, values)])
     if any("format_overfitting" in models[n] for n in names):
         values = [(models[n].get("format_overfitting") or {}).get("overfit_rate") for n in names]
-        overall_rows.append(["format overfitting (plain-text prompts)", *map(_fmt, values),
-                             *([_delta(values[0], values[-1])] if compare else [])])
-    lines += _table(["metric", *names, *change], overall_rows)
+        rows.append(["format overfitting (plain-text prompts)", *map(_fmt, values), *_change(names, values)])
+    change = [f"change ({names[0]} → {names[-1]})"] if len(names) >= 2 else []
+    lines = ["## Overall", ""] + _table(["metric", *names, *change], rows)
     for name in names:
         error = (models[name].get("heldout") or {}).get("error")
         if error:
             lines.append(f"\nHeld-out loss not measured for {name}: {error}")
-    lines.append("")
+    return lines + [""]
 
-    lines += ["## Per task", ""]
-    task_rows = []
+
+def _task_section(metrics: dict[str, Any], names: list[str]) -> list[str]:
+    models = metrics["models"]
+    rows = []
     for task in metrics["tasks"]:
         entries = [models[n]["tasks"].get(task, {}) for n in names]
         metric = next((e["headline_metric"] for e in entries if e), "")
         values = [e.get("headline") for e in entries]
         n_rows = next((e["n"] for e in entries if e), 0)
-        task_rows.append([task or "(none)", metric, str(n_rows), *map(_fmt, values),
-                          *([_delta(values[0], values[-1])] if compare else [])])
-    lines += _table(["task", "metric", "n", *names, *change], task_rows)
-    if plot_name:
-        lines += ["", f"![per-task scores]({plot_name})"]
-    lines.append("")
-    for name, plot in (training_plots or {}).items():
-        lines += [f"## Training curves ({name})", "", f"![training loss and token accuracy ({name})]({plot})", ""]
+        rows.append([task or "(none)", metric, str(n_rows), *map(_fmt, values), *_change(names, values)])
+    change = [f"change ({names[0]} → {names[-1]})"] if len(names) >= 2 else []
+    return ["## Per task", ""] + _table(["task", "metric", "n", *names, *change], rows)
 
-    picked = pick_examples(generations, names, examples)
-    if picked:
-        lines += ["## Examples", ""]
+
+def _examples_section(picked: list[dict[str, Any]], names: list[str]) -> list[str]:
+    lines = ["## Examples", ""] if picked else []
     for i, g in enumerate(picked, 1):
         question = g["messages"][-1]["content"] if g["messages"] else ""
         lines += [f"### {i}. {g.get('task') or 'prompt'} ({g.get('id', '')})", "", "**Prompt**", "",
                   _fence(question), "", "**Reference**", "", _fence(g["reference"]), ""]
         for name in names:
             lines += [f"**{name}**", "", _fence(g["outputs"].get(name, "")), ""]
-    return "\n".join(lines).rstrip() + "\n"
+    return lines
 
 
 def write_report(metrics: dict[str, Any], generations: Sequence[dict[str, Any]], path: str | Path,

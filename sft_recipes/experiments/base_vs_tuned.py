@@ -147,14 +147,15 @@ def _answers(model_path: str | None, prompts: list, max_new_tokens: int, batch_s
              desc: str) -> tuple[list[str], list[int], Any]:
     from sft_recipes.inference.generate import cut_at_stop_strings, generate_token_ids, template_stop_strings
     from sft_recipes.inference.loading import load_for_inference
+    from sft_recipes.inference.settings import GenerationSettings
 
     model, tokenizer = load_for_inference(model_path)
     if not raw and not tokenizer.chat_template:
         raise ExperimentError(f"the tuned model {model_path} has no chat template: it cannot be prompted TEMPLATED")
     # raw text has no template, so nothing to stop at but EOS: the continuation shows what the model does alone
     stops = [] if raw else template_stop_strings(tokenizer)
-    ids = generate_token_ids(model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size,
-                             stop_strings=stops, desc=desc)
+    settings = GenerationSettings(max_new_tokens=max_new_tokens, batch_size=batch_size, stop_strings=stops)
+    ids = generate_token_ids(model, tokenizer, prompts, settings, desc=desc)
     answers = [cut_at_stop_strings(tokenizer.decode(t, skip_special_tokens=False), stops).strip() for t in ids]
     del model
     gc.collect()

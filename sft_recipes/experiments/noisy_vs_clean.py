@@ -127,67 +127,20 @@ def run_noisy_vs_clean(
 
     A run already trained with the same derived recipe is reused unless ``retrain`` (see ``finished_run``).
     """
-    from sft_recipes.evaluation.cli import load_heldout_split
-    from sft_recipes.evaluation.compare import compare_models
     from sft_recipes.prepare import ensure_prepared, prepared_dir
-    from sft_recipes.train import train
 
     check_settings(rate, kinds)
     seed = recipe.training.seed if corruption_seed is None else corruption_seed
     out = Path(out_dir or recipe.training.output_dir)
-    recipe = dataclasses.replace(recipe, training=copy.deepcopy(recipe.training))
-    recipe.training.output_dir = str(out)
-    recipe.data = dataclasses.replace(recipe.data, prepared_dir=str(out / "data"))
-
+    recipe = _recipe_in(recipe, out)
     ensure_prepared(recipe)
     data_dir = prepared_dir(recipe)
-    train_rows = read_rows(data_dir / "train.jsonl")
-    test_file = data_dir / "test.jsonl"
-    test_rows = read_rows(test_file) if test_file.is_file() else []
-    if not test_rows:
-        raise ExperimentError(f"{test_file}: no test rows to evaluate on (set test_size > 0 in the recipe)")
-
+    train_rows, test_rows = _prepared_rows(data_dir)
     corrupted = corrupt_rows(train_rows, rate, seed, kinds)
-    files = {"clean": write_training_file(train_rows, out, "train_clean"),
-             "noisy": write_training_file(corrupted.rows, out, "train_noisy")}
-    write_jsonl(out / "corruptions.jsonl", corrupted.log)
-    print(f"[sft-recipes] corrupted {corrupted.corrupted} of {corrupted.assistant_messages} responses "
-          f"({corrupted.kind_counts}) -> {files['noisy']}", flush=True)
-
-    runs: dict[str, Any] = {}
-    for name in ("clean", "noisy"):
-        derived = derive_recipe(recipe, files[name], out / name)
-        summary = None if retrain else finished_run(derived)
-        if summary is None:
-            print(f"\n[sft-recipes] noisy-vs-clean: training on {name} data", flush=True)
-            summary = train(derived).summary
-        else:
-            print(f"[sft-recipes] noisy-vs-clean: {out / name} was already trained with these settings (reused; "
-                  "--retrain to train again)", flush=True)
-        runs[name] = {k: summary.get(k) for k in ("global_step", "train_loss", "first_logged_loss",
-                                                  "final_logged_loss", "train_rows", "train_seconds")}
-        # corruption changes lengths: a noisy row can pass max_length and be rejected where its clean twin is not
-        runs[name]["rejected_in_prepare"] = prepare_rejects(out / name / "data")
-
-    models = {"base": recipe.model.model_name_or_path} if with_base else {}
-    models.update({"clean": str(out / "clean"), "noisy": str(out / "noisy")})
-    ev = recipe.eval
-    metrics = compare_models(
-        models, test_rows, out / "eval", tokenized=load_heldout_split(data_dir),
-        num_samples=num_samples if num_samples is not None else ev.eval_num_samples,
-        max_new_tokens=ev.eval_max_new_tokens, batch_size=ev.eval_batch_size, do_sample=ev.eval_do_sample,
-        temperature=ev.eval_temperature, seed=recipe.training.seed,
-    )
-
-    judged = None
-    backend = judge if judge is not None else judge_backend(recipe)
-    if backend is not None:
-        from sft_recipes.evaluation.judge.runner import run_judging
-
-        summary = run_judging(out / "eval" / "generations.jsonl", out / "judge", "pairwise", backend,
-                              models=["clean", "noisy"], seed=recipe.training.seed)
-        judged = {k: v for k, v in summary["pairwise"].items() if not k.endswith("_ids")}
-        judged["judge_model"] = backend.model
+    files = _write_training_files(train_rows, corrupted, out)
+    runs = {name: _train_on(recipe, files[name], out / name, retrain) for name in ("clean", "noisy")}
+    metrics = _evaluate(recipe, out, data_dir, test_rows, with_base, num_samples)
+    judged = _judge(recipe, out, judge if judge is not None else judge_backend(recipe))
 
     report = {
         "experiment": "noisy-vs-clean",
@@ -195,11 +148,7 @@ def run_noisy_vs_clean(
         "data": {"prepared": str(data_dir), "train_rows": len(train_rows), "test_rows": metrics["num_prompts"],
                  **{f"{k}_file": str(v) for k, v in files.items()}},
         "training": runs,
-        "eval": {name: {"headline": m["overall"]["headline"], "macro_headline": m["overall"]["macro_headline"],
-                        "format_adherence": m["overall"]["format_adherence"],
-                        "heldout_loss": (m.get("heldout") or {}).get("loss"),
-                        "tasks": {t: v["headline"] for t, v in m["tasks"].items()}}
-                 for name, m in metrics["models"].items()},
+        "eval": {name: _eval_summary(m) for name, m in metrics["models"].items()},
         "judge": judged,
     }
     (out / "report.json").write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
@@ -207,6 +156,86 @@ def run_noisy_vs_clean(
     (out / "report.md").write_text(render_report(report, corrupted.log), encoding="utf-8")
     print(f"[sft-recipes] noisy vs clean -> {out / 'report.md'}")
     return report
+
+
+def _recipe_in(recipe, out: Path):
+    """A copy of the recipe whose run and prepared data live under ``out``."""
+    recipe = dataclasses.replace(recipe, training=copy.deepcopy(recipe.training))
+    recipe.training.output_dir = str(out)
+    recipe.data = dataclasses.replace(recipe.data, prepared_dir=str(out / "data"))
+    return recipe
+
+
+def _prepared_rows(data_dir: Path) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    train_rows = read_rows(data_dir / "train.jsonl")
+    test_file = data_dir / "test.jsonl"
+    test_rows = read_rows(test_file) if test_file.is_file() else []
+    if not test_rows:
+        raise ExperimentError(f"{test_file}: no test rows to evaluate on (set test_size > 0 in the recipe)")
+    return train_rows, test_rows
+
+
+def _write_training_files(train_rows, corrupted, out: Path) -> dict[str, Path]:
+    files = {"clean": write_training_file(train_rows, out, "train_clean"),
+             "noisy": write_training_file(corrupted.rows, out, "train_noisy")}
+    write_jsonl(out / "corruptions.jsonl", corrupted.log)
+    print(f"[sft-recipes] corrupted {corrupted.corrupted} of {corrupted.assistant_messages} responses "
+          f"({corrupted.kind_counts}) -> {files['noisy']}", flush=True)
+    return files
+
+
+def _train_on(recipe, train_file: Path, run_dir: Path, retrain: bool) -> dict[str, Any]:
+    """Train (or reuse) one arm; its summary for the report."""
+    from sft_recipes.train import train
+
+    name = run_dir.name
+    derived = derive_recipe(recipe, train_file, run_dir)
+    summary = None if retrain else finished_run(derived)
+    if summary is None:
+        print(f"\n[sft-recipes] noisy-vs-clean: training on {name} data", flush=True)
+        summary = train(derived).summary
+    else:
+        print(f"[sft-recipes] noisy-vs-clean: {run_dir} was already trained with these settings (reused; "
+              "--retrain to train again)", flush=True)
+    run = {k: summary.get(k) for k in ("global_step", "train_loss", "first_logged_loss", "final_logged_loss",
+                                       "train_rows", "train_seconds")}
+    # corruption changes lengths: a noisy row can pass max_length and be rejected where its clean twin is not
+    run["rejected_in_prepare"] = prepare_rejects(run_dir / "data")
+    return run
+
+
+def _evaluate(recipe, out: Path, data_dir: Path, test_rows, with_base: bool, num_samples: int | None) -> dict:
+    from sft_recipes.evaluation.compare import compare_models
+    from sft_recipes.evaluation.run import load_heldout_split
+    from sft_recipes.inference.settings import GenerationSettings
+
+    models = {"base": recipe.model.model_name_or_path} if with_base else {}
+    models.update({"clean": str(out / "clean"), "noisy": str(out / "noisy")})
+    return compare_models(
+        models, test_rows, out / "eval", GenerationSettings.from_recipe(recipe),
+        tokenized=load_heldout_split(data_dir),
+        num_samples=num_samples if num_samples is not None else recipe.eval.eval_num_samples,
+    )
+
+
+def _judge(recipe, out: Path, backend) -> dict[str, Any] | None:
+    """Clean vs noisy answers, judged pairwise, when there is a judge."""
+    if backend is None:
+        return None
+    from sft_recipes.evaluation.judge.runner import run_judging
+
+    summary = run_judging(out / "eval" / "generations.jsonl", out / "judge", "pairwise", backend,
+                          models=["clean", "noisy"], seed=recipe.training.seed)
+    judged = {k: v for k, v in summary["pairwise"].items() if not k.endswith("_ids")}
+    judged["judge_model"] = backend.model
+    return judged
+
+
+def _eval_summary(m: dict[str, Any]) -> dict[str, Any]:
+    return {"headline": m["overall"]["headline"], "macro_headline": m["overall"]["macro_headline"],
+            "format_adherence": m["overall"]["format_adherence"],
+            "heldout_loss": (m.get("heldout") or {}).get("loss"),
+            "tasks": {t: v["headline"] for t, v in m["tasks"].items()}}
 
 
 def plot_comparison(report: dict[str, Any], path: Path) -> Path:

@@ -114,8 +114,8 @@ def check_new_tokens_trained(tokenizer: Any, base_vocab: int, trained_ids: list[
 def probe_ids(tokenizer: Any) -> list[int]:
     """A short conversation rendered with the run's template, so template tokens (new ones too) are exercised."""
     messages = [
-        {"role": "user", "content": "What did the court decide?"},
-        {"role": "assistant", "content": "AFFIRMED IN PART AND REVERSED IN PART."},
+        {"role": "user", "content": "Which of the two answers is right?"},
+        {"role": "assistant", "content": "The second one, in part."},
     ]
     text = tokenizer.apply_chat_template(messages, tokenize=False)
     return tokenizer(text, add_special_tokens=False)["input_ids"]

@@ -19,17 +19,13 @@ from __future__ import annotations
 
 from typing import Any, Sequence, Union
 
-from sft_recipes import SFTRecipesError
 from sft_recipes.chat.render import Renderer
 from sft_recipes.chat.template_info import TemplateInfo, template_info_for
 from sft_recipes.chat.template_info import stop_token_ids as template_stop_ids
 from sft_recipes.inference.prefix_cache import PrefixCaches, prefix_batches, shared_prefix_groups
+from sft_recipes.inference.settings import GenerationError, GenerationSettings
 
 Prompt = Union[str, Sequence[dict[str, Any]]]  # raw text, or chat messages rendered with the chat template
-
-
-class GenerationError(SFTRecipesError):
-    pass
 
 
 def stop_token_ids(tokenizer, model=None, template: TemplateInfo | None = None) -> list[int]:
@@ -93,22 +89,58 @@ def _tokenize_prompts(tokenizer, prompts: Sequence[Prompt], template: TemplateIn
     return [encode_prompt(tokenizer, p, template) for p in prompts]
 
 
+def _plan_batches(encoded: list[list[int]], keys: list[str], settings: GenerationSettings) -> list[list[tuple]]:
+    """Batches of (shared prefix length, prompt index): cached-prefix groups first, then the rest by key and length."""
+    lone = list(range(len(encoded)))
+    groups: list = []
+    if settings.share_prefixes:
+        groups, lone = shared_prefix_groups(encoded)
+    batches = prefix_batches(groups, settings.batch_size)
+    size = settings.batch_size
+    for key in dict.fromkeys(keys[i] for i in lone):
+        # a batch runs until its longest answer ends: one-line answers are not batched with long ones
+        order = sorted((i for i in lone if keys[i] == key), key=lambda i: len(encoded[i]))
+        batches += [[(0, i) for i in order[k : k + size]] for k in range(0, len(order), size)]
+    return batches
+
+
+def _batch_tensors(encoded: list[list[int]], batch: list[tuple[int, int]], prefixes, pad_id: int):
+    """(input_ids, attention_mask, cached columns, width): rows laid out [padding | prefix | padding | own tokens],
+    every row's last prompt token in the last column."""
+    import torch
+
+    cached = max(len(p) for p in prefixes)  # columns held in the cache: every prefix ends here
+    width = max(len(encoded[i]) - len(p) for (_, i), p in zip(batch, prefixes))
+    input_ids = torch.full((len(batch), cached + width), pad_id, dtype=torch.long)
+    attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
+    for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
+        own = encoded[i][len(prefix):]
+        input_ids[row, cached - len(prefix) : cached] = torch.tensor(prefix, dtype=torch.long)
+        attention_mask[row, cached - len(prefix) : cached] = 1
+        input_ids[row, cached + width - len(own) :] = torch.tensor(own, dtype=torch.long)
+        attention_mask[row, cached + width - len(own) :] = 1
+    return input_ids, attention_mask, cached, width
+
+
+def _stop_settings(model, tokenizer, template, settings: GenerationSettings) -> tuple[list[str], list[int], int]:
+    """(stop strings, stop token ids, pad id) for this model and template."""
+    stops = list(template_stop_strings(tokenizer, template) if settings.stop_strings is None else settings.stop_strings)
+    eos_ids = stop_token_ids(tokenizer, model, template)
+    if not eos_ids:
+        raise GenerationError("the tokenizer has no EOS or end-of-turn token: generation would never stop")
+    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
+    return stops, eos_ids, pad_id
+
+
 def generate_token_ids(
     model,
     tokenizer,
     prompts: Sequence[Prompt],
+    settings: GenerationSettings | None = None,
     *,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    do_sample: bool = False,
-    temperature: float = 0.7,
-    top_p: float = 1.0,
-    seed: int = 0,
-    stop_strings: Sequence[str] | None = None,
     progress: bool = True,
     desc: str = "generating",
     batch_keys: Sequence[str] | None = None,
-    share_prefixes: bool = True,
     template: TemplateInfo | None = None,
     **generate_kwargs: Any,
 ) -> list[list[int]]:
@@ -117,67 +149,32 @@ def generate_token_ids(
     See ``generate`` for the arguments; this is the same loop without decoding, for callers that
     compare tokens rather than text.
     """
-
     import torch
     from tqdm.auto import tqdm
 
+    settings = settings or GenerationSettings()
     if not prompts:
         return []
-    if batch_size < 1:
-        raise GenerationError(f"batch_size must be >= 1, got {batch_size}")
     if batch_keys is not None and len(batch_keys) != len(prompts):
         raise GenerationError(f"{len(batch_keys)} batch keys for {len(prompts)} prompts")
-    stops = list(template_stop_strings(tokenizer, template) if stop_strings is None else stop_strings)
-    eos_ids = stop_token_ids(tokenizer, model, template)
-    if not eos_ids:
-        raise GenerationError("the tokenizer has no EOS or end-of-turn token: generation would never stop")
-    pad_id = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else eos_ids[0]
-
+    stops, eos_ids, pad_id = _stop_settings(model, tokenizer, template, settings)
     encoded = _tokenize_prompts(tokenizer, prompts, template)
-    groups, lone = shared_prefix_groups(encoded) if share_prefixes else ([], list(range(len(encoded))))
-    batches = prefix_batches(groups, batch_size)  # lists of (shared prefix length, prompt index)
-    keys = list(batch_keys) if batch_keys is not None else [""] * len(prompts)
-    for key in dict.fromkeys(keys[i] for i in lone):
-        # a batch runs until its longest answer ends: one-line answers are not batched with long ones
-        order = sorted((i for i in lone if keys[i] == key), key=lambda i: len(encoded[i]))
-        batches += [[(0, i) for i in order[k : k + batch_size]] for k in range(0, len(order), batch_size)]
-
-    results: list[list[int]] = [[] for _ in encoded]
-    sampling = {"do_sample": True, "temperature": temperature, "top_p": top_p} if do_sample else {"do_sample": False}
-    if do_sample:
-        torch.manual_seed(seed)
+    batches = _plan_batches(encoded, list(batch_keys) if batch_keys is not None else [""] * len(prompts), settings)
+    if settings.do_sample:
+        torch.manual_seed(settings.seed)
     device = next(model.parameters()).device
     caches = PrefixCaches(model, [[tuple(encoded[i][:shared]) for shared, i in batch] for batch in batches])
+    stopping = {"eos_token_id": eos_ids, "pad_token_id": pad_id, "stop_strings": stops or None,
+                "tokenizer": tokenizer if stops else None}
 
+    results: list[list[int]] = [[] for _ in encoded]
     for n, batch in enumerate(tqdm(batches, desc=desc, unit="batch", disable=not progress)):
         prefixes = caches.prefixes(n)
-        cached = max(len(p) for p in prefixes)  # columns held in the cache: every prefix ends here
-        width = max(len(encoded[i]) - len(p) for (_, i), p in zip(batch, prefixes))
-        input_ids = torch.full((len(batch), cached + width), pad_id, dtype=torch.long)
-        attention_mask = torch.zeros((len(batch), cached + width), dtype=torch.long)
-        for row, ((_, i), prefix) in enumerate(zip(batch, prefixes)):
-            # [padding | shared prefix | padding | own tokens]: every row's last prompt token in the last column
-            own = encoded[i][len(prefix):]
-            input_ids[row, cached - len(prefix) : cached] = torch.tensor(prefix, dtype=torch.long)
-            attention_mask[row, cached - len(prefix) : cached] = 1
-            input_ids[row, cached + width - len(own) :] = torch.tensor(own, dtype=torch.long)
-            attention_mask[row, cached + width - len(own) :] = 1
-        extra: dict[str, Any] = {}
-        if cached:
-            extra["past_key_values"] = caches.stacked(prefixes)
+        input_ids, attention_mask, cached, width = _batch_tensors(encoded, batch, prefixes, pad_id)
+        extra: dict[str, Any] = {"past_key_values": caches.stacked(prefixes)} if cached else {}
         with torch.no_grad():
-            output = model.generate(
-                input_ids=input_ids.to(device),
-                attention_mask=attention_mask.to(device),
-                max_new_tokens=max_new_tokens,
-                eos_token_id=eos_ids,
-                pad_token_id=pad_id,
-                stop_strings=stops or None,
-                tokenizer=tokenizer if stops else None,
-                **sampling,
-                **extra,
-                **generate_kwargs,
-            )
+            output = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
+                                    **stopping, **settings.generate_kwargs(), **extra, **generate_kwargs)
         for row, (_, i) in enumerate(batch):
             new_tokens = output[row, cached + width :].tolist()
             end = next((k for k, t in enumerate(new_tokens) if t in eos_ids), len(new_tokens))
@@ -190,36 +187,27 @@ def generate(
     model,
     tokenizer,
     prompts: Sequence[Prompt],
+    settings: GenerationSettings | None = None,
     *,
-    max_new_tokens: int = 256,
-    batch_size: int = 8,
-    do_sample: bool = False,
-    temperature: float = 0.7,
-    top_p: float = 1.0,
-    seed: int = 0,
-    stop_strings: Sequence[str] | None = None,
     progress: bool = True,
     desc: str = "generating",
     batch_keys: Sequence[str] | None = None,
-    share_prefixes: bool = True,
     template: TemplateInfo | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
     """Answers for ``prompts`` (chat messages or raw text), in input order.
 
-    Stops at EOS / end-of-turn tokens and at ``stop_strings`` (default: those the chat template implies);
-    the answer excludes the stop token and everything from the first stop string on, and keeps any other
-    special token the model wrote (so format checks can see it). Sampling is seeded, so a rerun with the
-    same seed and batch size gives the same answers. ``generate_kwargs`` go to ``model.generate``
-    (e.g. a ``logits_processor``). Prompts with different ``batch_keys`` (e.g. tasks with short and long
-    answers) are not batched together unless they share a prefix; ``share_prefixes=False`` turns the
-    cached-prefix groups off.
+    ``settings`` (``GenerationSettings``, default greedy with 256 new tokens) holds the decoding budget,
+    sampling, seed, batch size and stop strings. Generation stops at EOS / end-of-turn tokens and at the stop
+    strings (default: those the chat template implies); the answer excludes the stop token and everything from
+    the first stop string on, and keeps any other special token the model wrote (so format checks can see it).
+    Sampling is seeded, so a rerun with the same seed and batch size gives the same answers. ``generate_kwargs``
+    go to ``model.generate`` (e.g. a ``logits_processor``). Prompts with different ``batch_keys`` (e.g. tasks
+    with short and long answers) are not batched together unless they share a prefix.
     """
-    stops = list(template_stop_strings(tokenizer, template) if stop_strings is None else stop_strings)
-    ids = generate_token_ids(
-        model, tokenizer, prompts, max_new_tokens=max_new_tokens, batch_size=batch_size, do_sample=do_sample,
-        temperature=temperature, top_p=top_p, seed=seed, stop_strings=stops, progress=progress, desc=desc,
-        batch_keys=batch_keys, share_prefixes=share_prefixes, template=template, **generate_kwargs,
-    )
+    settings = settings or GenerationSettings()
+    stops = list(template_stop_strings(tokenizer, template) if settings.stop_strings is None else settings.stop_strings)
+    ids = generate_token_ids(model, tokenizer, prompts, settings.replace(stop_strings=stops), progress=progress,
+                             desc=desc, batch_keys=batch_keys, template=template, **generate_kwargs)
     # special tokens stay visible: a leaked "<|im_start|>user" is a format error the metrics must see
     return [cut_at_stop_strings(tokenizer.decode(t, skip_special_tokens=False), stops).strip() for t in ids]

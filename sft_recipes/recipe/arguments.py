@@ -9,9 +9,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sft_recipes import SFTRecipesError
+from sft_recipes.tasks.court_opinions.arguments import EMBEDDED_COURT_DATA, EMBEDDED_COURT_HELDOUT_STYLE  # noqa: F401
+from sft_recipes.tasks.court_opinions.arguments import CourtOpinionArguments
 
-EMBEDDED_COURT_DATA = "embedded:court-opinions"
-EMBEDDED_COURT_HELDOUT_STYLE = "embedded:court-opinions-heldout-style"
 TRAIN_ON = ("assistant", "all", "last_assistant")
 LENGTH_POLICIES = ("drop", "truncate", "error")
 MULTI_TURN = ("auto", "whole", "per_turn")
@@ -47,26 +47,15 @@ class DatasetSpec:
 
 
 @dataclass
-class DataArguments:
+class DataArguments(CourtOpinionArguments):
+    """The data section; a task family's keys (court opinions: ``tasks/court_opinions/arguments.py``) come with it,
+    flat in the recipe like every other data key."""
+
     datasets: list[dict] = field(
         default_factory=lambda: [{"path": EMBEDDED_COURT_DATA}],
         metadata={"help": "datasets to read and mix; each: path, format, split, name, weight, columns, system_prompt"},
     )
     system_prompt: str | None = field(default=None, metadata={"help": "system message for rows that have none"})
-    legal_system_prompt: str | None = field(
-        default=None, metadata={"help": "system prompt for court-opinion instructions (default: built in)"}
-    )
-    court_tasks: list[str] | None = field(
-        default=None, metadata={"help": "court-opinion instruction types to build (default: the six; +statutes)"}
-    )
-    synthetic_opinions: int = field(default=400, metadata={"help": "size of the embedded synthetic court corpus"})
-    synthetic_seed: int = field(default=1234, metadata={"help": "seed of the embedded synthetic court corpus"})
-    synthetic_heldout_opinions: int = field(
-        default=24, metadata={"help": f"size of {EMBEDDED_COURT_HELDOUT_STYLE} (writing styles never trained on)"}
-    )
-    synthetic_max_words: int | None = field(
-        default=None, metadata={"help": "cap on the length of synthetic opinions, in words (default: up to ~2,400)"}
-    )
     chat_template: str = field(
         default="auto",
         metadata={"help": "auto (the tokenizer's own) | chatml | alpaca | path to a .jinja file"},

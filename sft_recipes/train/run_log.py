@@ -11,6 +11,7 @@ from transformers import TrainerCallback
 from sft_recipes.data.jsonl import append_jsonl, iter_jsonl, write_jsonl
 
 
+# Built on trainer.state.log_history, which alone reaches disk only with a checkpoint: this file has every logged step.
 class MetricsLogger(TrainerCallback):
     """Appends every logged step to metrics.jsonl (main process only).
 

@@ -81,6 +81,10 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
             self.checkpointing.before_step(base, inputs)
         return super().training_step(model, inputs, num_items_in_batch)
 
+    # Kept over TrainingArguments(train_sampling_strategy="group_by_length"), which we still read to switch it on:
+    # transformers' LengthGroupedSampler draws from the global RNG and leaves each mega-batch's batches in descending
+    # length order; ours is seeded by seed + epoch (an exact resume redraws the same order) and shuffles the batches
+    # of a window. Trainer takes no sampler argument, so this overridable hook is the way in.
     def _get_train_sampler(self, train_dataset=None):
         dataset = train_dataset if train_dataset is not None else self.train_dataset
         column_names = getattr(dataset, "column_names", None) or []

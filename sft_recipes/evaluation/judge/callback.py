@@ -102,13 +102,15 @@ class WinRateCallback(TrainerCallback):
 
     def _generate(self, model) -> list[str]:
         from sft_recipes.inference.generate import generate
+        from sft_recipes.inference.settings import GenerationSettings
 
         tokenizer = self.trainer.processing_class
         was_training = model.training
         model.eval()
         try:
-            return generate(model, tokenizer, [p["messages"] for p in self.prompts], max_new_tokens=self.max_new_tokens,
-                            batch_size=8, progress=False, use_cache=True)
+            return generate(model, tokenizer, [p["messages"] for p in self.prompts],
+                            GenerationSettings(max_new_tokens=self.max_new_tokens, batch_size=8), progress=False,
+                            use_cache=True)
         finally:
             model.train(was_training)
 

@@ -8,7 +8,10 @@
     prompts.py       system prompt and the questions, in several phrasings
     builder.py       one record -> one row per task (+ rejects)
     metrics.py       each task's headline metric; citation-list scores
+    arguments.py     the recipe's court-opinion data keys (court_tasks, legal_system_prompt, synthetic_*)
     synthetic/       the embedded synthetic corpus (with a held-out writing-style split)
+
+The package registers the family (format, metrics) in ``tasks/registry.py`` when it is imported.
 """
 
 from sft_recipes.tasks.court_opinions.builder import CourtDataError, build_instruction_rows, check_tasks
@@ -20,13 +23,15 @@ from sft_recipes.tasks.court_opinions.prompts import (
     TASKS,
     task_of_question,
 )
+from sft_recipes.tasks.court_opinions.metrics import TASK_METRICS, task_scores
 from sft_recipes.tasks.court_opinions.readers import COURTLISTENER_TEXT_FIELDS
+from sft_recipes.tasks.registry import TaskFamily, TaskFormat, register
 
 FORMAT = "court_opinions"
 
 __all__ = [
     "FORMAT", "TASKS", "OPTIONAL_TASKS", "INSTRUCTIONS", "PHRASINGS", "LEGAL_SYSTEM_PROMPT", "CourtDataError",
-    "build_instruction_rows", "check_tasks", "looks_like_opinions", "task_of_question",
+    "build_instruction_rows", "build_rows", "check_tasks", "looks_like_opinions", "task_of_question",
 ]
 
 
@@ -35,3 +40,13 @@ def looks_like_opinions(fields: set[str]) -> bool:
     if "casebody" in fields or fields & set(COURTLISTENER_TEXT_FIELDS) - {"html"}:
         return True
     return "text" in fields and bool({"case_name", "court", "court_id"} & fields)
+
+
+def build_rows(record: dict, source: str, options=None):
+    """One record's rows and rejects, with the recipe's ``court_tasks`` and ``legal_system_prompt`` (``options``)."""
+    return build_instruction_rows(record, source, tasks=getattr(options, "court_tasks", None),
+                                  system_prompt=getattr(options, "legal_system_prompt", None))
+
+
+register(TaskFamily(FORMAT, TASK_METRICS, task_scores, TaskFormat(FORMAT, looks_like_opinions, build_rows,
+                                                                        "a court opinion")))

@@ -1,4 +1,4 @@
-"""How each court-opinion task is scored (the generic metrics in ``evaluation/metrics.py`` dispatch here).
+"""How each court-opinion task is scored (registered in ``tasks/registry.py`` by the package).
 
     case_name, court, holding   normalised exact match (SQuAD normalisation: "Reversed." matches "REVERSED",
                                 but "VACATED" does not match "VACATED AND REMANDED")
@@ -41,3 +41,4 @@ def citation_key_f1(answer: str, reference: str) -> float:
     from sft_recipes.tasks.court_opinions.citations import citation_keys
 
     return set_f1(citation_keys(answer), citation_keys(reference))
+

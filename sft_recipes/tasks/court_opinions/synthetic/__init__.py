@@ -10,14 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from sft_recipes.data.jsonl import write_jsonl
+from sft_recipes.tasks.court_opinions.arguments import EMBEDDED_COURT_DATA, EMBEDDED_COURT_HELDOUT_STYLE
 from sft_recipes.tasks.court_opinions.synthetic.generator import (
     SyntheticOpinion,
     generate_opinion,
     generate_opinions,
 )
 
-EMBEDDED = "embedded:court-opinions"
-EMBEDDED_HELDOUT_STYLE = "embedded:court-opinions-heldout-style"
+EMBEDDED = EMBEDDED_COURT_DATA
+EMBEDDED_HELDOUT_STYLE = EMBEDDED_COURT_HELDOUT_STYLE
 HELDOUT_SEED_OFFSET = 1  # the held-out split is drawn with seed + 1: no opinion is shared with training
 
 __all__ = ["EMBEDDED", "EMBEDDED_HELDOUT_STYLE", "SyntheticOpinion", "embedded_records", "generate_opinion",
