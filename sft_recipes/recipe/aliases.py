@@ -179,6 +179,24 @@ ALIASES: dict[str, Alias] = {
                    "train_samples", "max_eval_samples")},
 }
 
+MODEL = "TRL ModelConfig"
+# TRL's keys that keep their meaning here, checked against the installed trl's dataclasses by the tests; the rest
+# of SFTConfig (transformers' TrainingArguments) passes through too, except the TrainingArguments keys in ALIASES.
+PASSED_THROUGH: dict[str, str] = {
+    "model_name_or_path": MODEL, "dtype": MODEL, "attn_implementation": MODEL,
+    "model_revision": MODEL + " (passed to from_pretrained)", "use_peft": MODEL, "lora_r": MODEL,
+    "lora_alpha": MODEL, "lora_dropout": MODEL, "lora_target_modules": MODEL, "lora_target_parameters": MODEL,
+    "lora_modules_to_save": MODEL, "lora_task_type": MODEL, "use_rslora": MODEL, "use_dora": MODEL,
+    "load_in_8bit": MODEL, "load_in_4bit": MODEL, "bnb_4bit_quant_type": MODEL, "use_bnb_nested_quant": MODEL,
+    "bnb_4bit_quant_storage": MODEL,
+    "trust_remote_code": SFT + " (passed to from_pretrained)", "router_aux_loss_coef": SFT,
+    "dataset_text_field": SFT + " (the raw-text column of `format: text` data)",
+    "dataset_num_proc": SFT + " (processes that tokenize in prepare)",
+    "eos_token": SFT + " (set on the tokenizer before the template)", "pad_token": SFT + " (likewise)",
+    "max_length": SFT + " (rows longer follow `length_policy`)", "packing": SFT, "padding_free": SFT,
+    "pad_to_multiple_of": SFT, "eval_packing": SFT, "loss_type": SFT, "activation_offloading": SFT,
+}
+
 # Read together by data_aliases (they make dataset entries), not one by one.
 DATA_KEYS = ("dataset_name", "dataset_config", "dataset_train_split", "dataset_test_split", "dataset_streaming",
              "dataset_mixture", "dataset_mixer", "dataset_splits", "dataset_configs")
@@ -215,10 +233,18 @@ def translate_keys(given: dict[str, Any]) -> tuple[dict[str, Any], list[str], li
     return out, notes, errors
 
 
+def alias_table() -> str:
+    """The README's table: each key from TRL or the handbook and what it does here."""
+    rows = ["| key | from | here |", "|---|---|---|"]
+    rows += [f"| `{key}` | {alias.origin} | {alias.meaning} |" for key, alias in ALIASES.items()]
+    rows += [f"| `{key}` | {origin} | same meaning |" for key, origin in PASSED_THROUGH.items()]
+    return "\n".join(rows)
+
+
 def hint_for(key: str) -> str | None:
     """What a refused key should be instead, by meaning (before any spelling suggestion)."""
     alias = ALIASES.get(key)
     return alias.meaning if alias else None
 
 
-__all__ = ["ALIASES", "Alias", "translate_keys", "hint_for"]
+__all__ = ["ALIASES", "PASSED_THROUGH", "Alias", "translate_keys", "hint_for", "alias_table"]
