@@ -241,10 +241,4 @@ def alias_table() -> str:
     return "\n".join(rows)
 
 
-def hint_for(key: str) -> str | None:
-    """What a refused key should be instead, by meaning (before any spelling suggestion)."""
-    alias = ALIASES.get(key)
-    return alias.meaning if alias else None
-
-
-__all__ = ["ALIASES", "PASSED_THROUGH", "Alias", "translate_keys", "hint_for", "alias_table"]
+__all__ = ["ALIASES", "PASSED_THROUGH", "Alias", "translate_keys", "alias_table"]

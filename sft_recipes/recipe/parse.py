@@ -50,13 +50,15 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     from sft_recipes.recipe.hardware import apply_hardware_defaults, unavailable_features
 
     raw = _read_recipe_file(Path(path)) if path is not None else {}
-    given, notes, alias_errors = {}, [], []
+    given, notes, alias_errors, from_cli = {}, [], [], set()
     for source in (raw, split_overrides(overrides or []), values):  # later sources win, each read on its own
         translated, source_notes, source_errors = translate_keys(source)
+        if source is not raw and source is not values:
+            from_cli = set(translated)
         given.update(translated)
         notes += source_notes
         alias_errors += source_errors
-    per_section, errors = _sort_into_sections(given, from_cli=set(split_overrides(overrides or [])) - set(values))
+    per_section, errors = _sort_into_sections(given, from_cli=from_cli - set(values))
     errors = alias_errors + errors
     if errors:
         raise RecipeError("\n".join(errors) if len(errors) > 1 else errors[0])
