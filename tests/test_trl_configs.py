@@ -231,3 +231,16 @@ def test_readme_lists_the_alias_table():
 
     readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
     assert alias_table() in readme
+
+
+@pytest.mark.parametrize("entry,message", [
+    ({"id": "org/chat", "config": "default"}, "each entry needs a 'path', got {'id': 'org/chat', 'config': 'default'} "
+                                              "(here 'path' holds what 'id' does)"),
+    ({"path": "a.jsonl", "fraction": 0.5}, "unknown key 'fraction' (here: weight (0.5 keeps a seeded half) or "
+                                           "max_samples)"),
+    ({"path": "a.jsonl", "subset": "all"}, "unknown key 'subset' (here: name)"),
+])
+def test_dataset_entry_keys_of_other_tools_are_named_by_meaning(entry, message):
+    with pytest.raises(RecipeError) as e:
+        load_recipe(None, datasets=[entry])
+    assert str(e.value) == f"datasets: {message}"

@@ -150,13 +150,22 @@ class DataArguments:
         self.dataset_specs = [DatasetSpec(**_check_spec(d)) for d in self.datasets]
 
 
+# keys of other tools' dataset entries (TRL, the alignment-handbook, datasets.load_dataset) -> ours, by meaning
+ENTRY_HINTS = {"id": "path", "dataset_name": "path", "data_files": "path", "config": "name", "subset": "name",
+               "fraction": "weight (0.5 keeps a seeded half) or max_samples", "num_samples": "max_samples"}
+
+
 def _check_spec(entry: Any, key: str = "datasets") -> dict:
     if isinstance(entry, str):
         return {"path": entry}
     if not isinstance(entry, dict) or "path" not in entry:
-        raise RecipeError(f"{key}: each entry needs a 'path', got {entry!r}")
+        hint = next((f" (here {ours!r} holds what {name!r} does)" for name, ours in ENTRY_HINTS.items()
+                     if isinstance(entry, dict) and name in entry), "")
+        raise RecipeError(f"{key}: each entry needs a 'path', got {entry!r}{hint}")
     known = [f.name for f in dataclasses.fields(DatasetSpec)]
     for name in entry:
+        if name in ENTRY_HINTS:
+            raise RecipeError(f"{key}: unknown key {name!r} (here: {ENTRY_HINTS[name]})")
         if name not in known:
             raise RecipeError(f"{key}: unknown key {name!r}{_suggest(name, known)}")
     return entry
