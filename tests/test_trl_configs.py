@@ -95,10 +95,11 @@ def test_published_config_trains_two_steps(name, data, tiny_model_dir, tmp_path,
     assert recipe.training.push_to_hub is False  # pushed by `sft-recipes export`, not by the trainer
 
 
-def test_handbook_mixture_becomes_dataset_entries(data, tiny_model_dir, tmp_path):
+def test_handbook_mixture_becomes_dataset_entries(data, tiny_model_dir, tmp_path, capsys):
     config = CONFIGS / "handbook_smollm3_sft.yaml"
     recipe = load_recipe(config, _overrides(tiny_model_dir, tmp_path),
                          dataset_mixture=_mixture_with(config, data["smoltalk2"]))
+    assert capsys.readouterr().err.count("per-row template variables are not applied") == 1
     specs = recipe.data.dataset_specs
     assert len(specs) == 25
     assert specs[0].name == "SFT" and specs[0].split == "smoltalk_smollm3_everyday_conversations_no_think"

@@ -227,6 +227,10 @@ def translate_keys(given: dict[str, Any]) -> tuple[dict[str, Any], list[str], li
         error = alias.translate(out, (key, value), notes) if alias.translate else None
         if error:
             errors.append(error)
+    if any(isinstance(e, dict) and isinstance(e.get("columns"), list) and "chat_template_kwargs" in e["columns"]
+           for e in out.get("datasets") or []):
+        notes.append("columns: chat_template_kwargs: per-row template variables are not applied; every row renders "
+                     "with the recipe's chat_template_kwargs (e.g. {enable_thinking: false})")
     if out.get("packing_strategy") == "ffd":
         out["packing_strategy"] = "bfd"
         notes.append("packing_strategy: ffd is TRL's old name of bfd (best-fit decreasing): bfd is used")
