@@ -32,7 +32,7 @@ def write(tmp_path, data, name="r.yaml"):
         ({"save_steps": 0}, "save_steps must be > 0, got 0"),
         ({"save_total_limit": 0}, "save_total_limit must be >= 1 (or null to keep every checkpoint), got 0"),
         ({"validation_size": 0.6, "test_size": 0.5}, "validation_size + test_size must leave rows for training"),
-        ({"validation_size": 1.2}, "validation_size must be a fraction in [0, 1), got 1.2"),
+        ({"validation_size": 1.2}, "validation_size must be a fraction in [0, 1) or a whole number of rows, got 1.2"),
         ({"test_size": -0.1}, "test_size must be a fraction in [0, 1), got -0.1"),
         ({"min_response_tokens": -1}, "min_response_tokens must be >= 0, got -1"),
         ({"eval_do_sample": True, "eval_temperature": 0}, "eval_temperature must be > 0 when eval_do_sample is on"),

@@ -78,6 +78,9 @@ def setup_chat_template(tokenizer, choice: str = "auto", template_kwargs: dict[s
         name, new_tokens = "inline", []
     else:
         path = Path(choice).expanduser()
+        if path.is_dir():  # a tokenizer directory (TRL's chat_template_path accepts one): its template
+            tokenizer.chat_template = _template_of_directory(path)
+            return _finish(tokenizer, path.name, template_kwargs)
         if not path.is_file():
             raise TemplateError(
                 f"chat_template: {choice!r} is neither auto | chatml | alpaca nor an existing .jinja file"
@@ -88,6 +91,21 @@ def setup_chat_template(tokenizer, choice: str = "auto", template_kwargs: dict[s
     if tokenizer.pad_token is None:
         tokenizer.pad_token = _spare_pad_token(tokenizer)
     return describe_template(tokenizer, name, new_tokens, template_kwargs, stop_strings)
+
+
+def _template_of_directory(path: Path) -> str:
+    from transformers import AutoTokenizer
+
+    template = AutoTokenizer.from_pretrained(str(path)).chat_template
+    if not template:
+        raise TemplateError(f"chat_template: the tokenizer in {path} has no chat template")
+    return template if isinstance(template, str) else template.get("default", next(iter(template.values())))
+
+
+def _finish(tokenizer, name: str, template_kwargs) -> TemplateInfo:
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = _spare_pad_token(tokenizer)
+    return describe_template(tokenizer, name, [], template_kwargs, [])
 
 
 # Not trl.clone_chat_template: it loads a source tokenizer by name (no Hub here) and resizes a model, and this stage

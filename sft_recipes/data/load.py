@@ -43,7 +43,7 @@ def load_conversations(data_args: DataArguments, seed: int, show: bool = True) -
         converted = convert_records(
             records,
             fmt,
-            spec.columns,
+            _column_map(spec, records, data_args.dataset_text_field),
             name=spec.path,
             task_options=data_args,
         )
@@ -119,10 +119,35 @@ def _read(spec: DatasetSpec, data_args: DataArguments, seed: int) -> tuple[list[
     else:
         records = read_records(spec.path, split=spec.split, name=spec.name)
         fmt = spec.format
+    if spec.keep_columns is not None:
+        records = _keep_columns(records, spec)
     if spec.max_samples is not None and len(records) > spec.max_samples:
         keep = sorted(random.Random(f"{seed}:{spec.path}").sample(range(len(records)), spec.max_samples))
         records = [records[i] for i in keep]
     return records, fmt
+
+
+def _keep_columns(records: list[SourceRecord], spec: DatasetSpec) -> list[SourceRecord]:
+    """``columns: [messages, ...]`` (a list, as TRL and the alignment-handbook write it): only those are kept."""
+    keep = spec.keep_columns or []
+    present = {k for r in records[:100] for k in r.data}
+    missing = [c for c in keep if c not in present]
+    if missing:
+        raise DataSourceError(f"dataset {spec.path!r}: columns lists {missing[0]!r}, but the data has no such column "
+                              f"(columns: {', '.join(sorted(present))})")
+    return [SourceRecord(r.source, {k: r.data[k] for k in keep if k in r.data}) for r in records]
+
+
+def _column_map(spec: DatasetSpec, records: list[SourceRecord], text_field: str | None) -> dict[str, str]:
+    """The dataset's field mapping; ``dataset_text_field`` names the raw-text column when the data has it."""
+    columns = dict(spec.column_map)
+    if text_field and text_field != "text" and "text" not in columns:
+        if any(text_field in r.data for r in records[:100]):
+            columns["text"] = text_field
+        elif spec.format == "text":
+            raise DataSourceError(f"dataset {spec.path!r}: dataset_text_field {text_field!r} is not a column of "
+                                  f"the data (columns: {', '.join(sorted({k for r in records[:100] for k in r.data}))})")
+    return columns
 
 
 def _dataset_tools(spec: DatasetSpec) -> list[dict[str, Any]]:

@@ -130,7 +130,8 @@ def _keys(row: Row) -> tuple[str, str | None]:
 
 
 def _target(fraction: float, n_rows: int, n_groups: int) -> int:
+    """Rows to hold out: a fraction of the rows, or (1 and more) a number of rows, at most half of them."""
     if fraction <= 0:
         return 0
-    target = round(fraction * n_rows)
+    target = min(int(fraction), n_rows // 2) if fraction >= 1 else round(fraction * n_rows)
     return max(target, 1) if n_groups >= 3 else target

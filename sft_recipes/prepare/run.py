@@ -119,13 +119,29 @@ def run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
             raise
 
 
+def set_special_tokens(tokenizer, training) -> None:
+    """TRL's ``eos_token`` / ``pad_token`` keys: the tokenizer's EOS / padding token, which must be in its vocabulary."""
+    from sft_recipes.chat.templates import TemplateError
+
+    for key in ("eos_token", "pad_token"):
+        token = getattr(training, key, None)
+        if token is None:
+            continue
+        if tokenizer.convert_tokens_to_ids(token) in (None, tokenizer.unk_token_id):
+            raise TemplateError(f"{key}: {token!r} is not a token of the model's vocabulary")
+        setattr(tokenizer, key, token)
+
+
 def _run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
     from sft_recipes.chat.templates import setup_chat_template
     from sft_recipes.data.load import load_conversations
     from sft_recipes.inference.models import load_tokenizer
 
     t0 = time.perf_counter()
-    tokenizer = load_tokenizer(recipe.model.model_name_or_path)
+    from sft_recipes.train.run import loading_options
+
+    tokenizer = load_tokenizer(recipe.model.model_name_or_path, **loading_options(recipe))
+    set_special_tokens(tokenizer, recipe.training)
     template = setup_chat_template(tokenizer, recipe.data.chat_template, recipe.data.chat_template_kwargs)
     loaded = load_conversations(recipe.data, recipe.training.seed)
     splits, overlap, rejects = _split(recipe, loaded)

@@ -32,7 +32,9 @@ class DatasetSpec:
     split: str = "train"  # split to read from a Hub / saved DatasetDict
     name: str | None = None  # Hub dataset config name
     weight: float = 1.0  # mixing weight: 2.0 repeats every row twice, 0.5 keeps a seeded half
-    columns: dict[str, str] = field(default_factory=dict)  # our field -> the file's field, e.g. {output: answer}
+    # our field -> the file's field, e.g. {output: answer}; or a list of the file's columns to keep (as TRL and the
+    # alignment-handbook write it: [messages]), the others dropped before the format is detected
+    columns: dict[str, str] | list[str] = field(default_factory=dict)
     system_prompt: str | None = None  # system message for rows that have none (this dataset only)
     max_samples: int | None = None  # read at most this many rows (seeded sample)
     tools: list | str | None = None  # tool JSON schemas (or a .json file of them) for rows that have none
@@ -44,6 +46,21 @@ class DatasetSpec:
             )
         if self.weight <= 0:
             raise RecipeError(f"dataset {self.path!r}: weight must be > 0, got {self.weight}")
+        if isinstance(self.columns, list):
+            if not all(isinstance(c, str) for c in self.columns):
+                raise RecipeError(f"dataset {self.path!r}: columns as a list names the columns to keep, got "
+                                  f"{self.columns!r}")
+        elif not isinstance(self.columns, dict):
+            raise RecipeError(f"dataset {self.path!r}: columns is a mapping {{ours: theirs}} or a list of columns "
+                              f"to keep, got {self.columns!r}")
+
+    @property
+    def column_map(self) -> dict[str, str]:
+        return self.columns if isinstance(self.columns, dict) else {}
+
+    @property
+    def keep_columns(self) -> list[str] | None:
+        return self.columns if isinstance(self.columns, list) else None
 
 
 @dataclass
@@ -58,11 +75,16 @@ class DataArguments(CourtOpinionArguments):
     system_prompt: str | None = field(default=None, metadata={"help": "system message for rows that have none"})
     chat_template: str = field(
         default="auto",
-        metadata={"help": "auto (the tokenizer's own) | chatml | alpaca | path to a .jinja file"},
+        metadata={"help": "auto (the tokenizer's own) | chatml | alpaca | trl:<family> | a .jinja file or a "
+                          "tokenizer directory | the template text"},
     )
     chat_template_kwargs: dict = field(
         default_factory=dict,
         metadata={"help": "variables every rendering passes to the template, e.g. {enable_thinking: false}"},
+    )
+    dataset_text_field: str | None = field(
+        default=None,
+        metadata={"help": "the column of raw text for format: text (TRL's key; default: text)"},
     )
     train_on: str = field(
         default="assistant",
@@ -97,7 +119,8 @@ class DataArguments(CourtOpinionArguments):
         metadata={"help": "train/validation: join the single-turn rows of one group (one document's questions) "
                           "into one multi-turn conversation, so the shared document is read once"},
     )
-    validation_size: float = field(default=0.1, metadata={"help": "fraction of rows held out for validation"})
+    validation_size: float = field(
+        default=0.1, metadata={"help": "fraction of rows held out for validation (1 and more: a number of rows)"})
     test_size: float = field(default=0.05, metadata={"help": "fraction of rows held out for test"})
     prepared_dir: str | None = field(
         default=None, metadata={"help": "where prepare writes (default: <output_dir>/data)"}
@@ -116,13 +139,22 @@ class DataArguments(CourtOpinionArguments):
         self.dataset_specs = [DatasetSpec(**_check_spec(d)) for d in self.datasets]
 
 
+# keys of other tools' dataset entries (TRL, the alignment-handbook, datasets.load_dataset) -> ours, by meaning
+ENTRY_HINTS = {"id": "path", "dataset_name": "path", "data_files": "path", "config": "name", "subset": "name",
+               "fraction": "weight (0.5 keeps a seeded half) or max_samples", "num_samples": "max_samples"}
+
+
 def _check_spec(entry: Any, key: str = "datasets") -> dict:
     if isinstance(entry, str):
         return {"path": entry}
     if not isinstance(entry, dict) or "path" not in entry:
-        raise RecipeError(f"{key}: each entry needs a 'path', got {entry!r}")
+        hint = next((f" (here {ours!r} holds what {name!r} does)" for name, ours in ENTRY_HINTS.items()
+                     if isinstance(entry, dict) and name in entry), "")
+        raise RecipeError(f"{key}: each entry needs a 'path', got {entry!r}{hint}")
     known = [f.name for f in dataclasses.fields(DatasetSpec)]
     for name in entry:
+        if name in ENTRY_HINTS:
+            raise RecipeError(f"{key}: unknown key {name!r} (here: {ENTRY_HINTS[name]})")
         if name not in known:
             raise RecipeError(f"{key}: unknown key {name!r}{_suggest(name, known)}")
     return entry

@@ -13,6 +13,7 @@ from typing import Any, Callable
 
 from sft_recipes.recipe.arguments import RecipeError
 from sft_recipes.recipe.recipe import Recipe
+from sft_recipes.recipe.trackers import missing_trackers
 
 Rule = tuple[str, Callable[[Any], bool], str]  # key, accepts(value), what is allowed
 
@@ -37,7 +38,8 @@ TRAINING_RULES: list[Rule] = [
     ("seed", lambda v: v >= 0, "must be >= 0"),
 ]
 DATA_RULES: list[Rule] = [
-    ("validation_size", lambda v: 0 <= v < 1, "must be a fraction in [0, 1)"),
+    ("validation_size", lambda v: 0 <= v < 1 or (v >= 1 and float(v).is_integer()),
+     "must be a fraction in [0, 1) or a whole number of rows"),
     ("test_size", lambda v: 0 <= v < 1, "must be a fraction in [0, 1)"),
     ("min_response_tokens", lambda v: v >= 0, "must be >= 0"),
     ("synthetic_opinions", lambda v: v >= 1, "must be >= 1"),
@@ -62,10 +64,11 @@ def validate_recipe(recipe: Recipe) -> None:
                       f"{_show(evaluation.eval_temperature)}")
     if training.max_steps == -1 and not training.num_train_epochs > 0:
         errors.append(f"num_train_epochs must be > 0 (or set max_steps), got {_show(training.num_train_epochs)}")
-    fractions_ok = 0 <= data.validation_size < 1 and 0 <= data.test_size < 1
+    fractions_ok = 0 <= data.validation_size < 1 and 0 <= data.test_size < 1  # a number of rows: checked on the data
     if fractions_ok and data.validation_size + data.test_size >= 1:
         errors.append(f"validation_size + test_size must leave rows for training (< 1), got "
                       f"{_show(data.validation_size)} + {_show(data.test_size)}")
+    errors += missing_trackers(training.report_to)
     for spec in data.dataset_specs:
         if spec.max_samples is not None and spec.max_samples < 1:
             errors.append(f"dataset {spec.path!r}: max_samples must be >= 1, got {spec.max_samples}")

@@ -21,3 +21,24 @@ def apply_hardware_defaults(training: dict[str, Any]) -> None:
     training.setdefault("report_to", "none")
     training.setdefault("logging_steps", 1)
     # Activation checkpointing left unset is decided per batch from its tokens (train/checkpointing_policy.py).
+
+
+def unavailable_features(model: dict[str, Any], training: dict[str, Any]) -> list[str]:
+    """GPU-only settings of a recipe written for GPUs (flash attention 2, Liger kernels) on a machine that cannot run
+    them: the portable equivalent is used, and a note says so."""
+    import importlib.util
+
+    import torch
+
+    notes = []
+    if model.get("attn_implementation") == "flash_attention_2" and not (
+        torch.cuda.is_available() and importlib.util.find_spec("flash_attn") is not None
+    ):
+        model["attn_implementation"] = "sdpa"
+        notes.append("attn_implementation: flash_attention_2 needs a GPU and flash-attn: sdpa is used")
+    if training.get("use_liger_kernel") in (True, "true", "True") and not (
+        torch.cuda.is_available() and importlib.util.find_spec("liger_kernel") is not None
+    ):
+        training["use_liger_kernel"] = False
+        notes.append("use_liger_kernel: Liger's kernels need a GPU and liger-kernel: the stack's own layers are used")
+    return notes

@@ -23,6 +23,7 @@ from typing import Any
 import yaml
 
 from sft_recipes import SFTRecipesError, one_line
+from sft_recipes.recipe.aliases import translate_keys
 from sft_recipes.recipe.arguments import RecipeError, _suggest, unknown_value
 from sft_recipes.recipe.recipe import SECTIONS, Recipe, section_classes
 
@@ -46,11 +47,19 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a recipe YAML (or none: all defaults), apply ``--key value`` overrides and keyword values."""
     from sft_recipes.recipe.checks import validate_recipe
     from sft_recipes.recipe.gpu_defaults import apply_gpu_defaults
-    from sft_recipes.recipe.hardware import apply_hardware_defaults
+    from sft_recipes.recipe.hardware import apply_hardware_defaults, unavailable_features
 
     raw = _read_recipe_file(Path(path)) if path is not None else {}
-    given = {**raw, **split_overrides(overrides or []), **values}
-    per_section, errors = _sort_into_sections(given, from_cli=set(split_overrides(overrides or [])) - set(values))
+    given, notes, alias_errors, from_cli = {}, [], [], set()
+    for source in (raw, split_overrides(overrides or []), values):  # later sources win, each read on its own
+        translated, source_notes, source_errors = translate_keys(source)
+        if source is not raw and source is not values:
+            from_cli = set(translated)
+        given.update(translated)
+        notes += source_notes
+        alias_errors += source_errors
+    per_section, errors = _sort_into_sections(given, from_cli=from_cli - set(values))
+    errors = alias_errors + errors
     if errors:
         raise RecipeError("\n".join(errors) if len(errors) > 1 else errors[0])
     training = per_section["training"]
@@ -59,6 +68,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     _use_current_checkpointing_names(training)
     apply_hardware_defaults(training)
     apply_gpu_defaults(per_section["model"], training)
+    notes += unavailable_features(per_section["model"], training)
     classes = section_classes()
     built = {}
     for section in SECTIONS:
@@ -70,6 +80,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
             raise RecipeError(f"invalid {section} settings: {one_line(e)}") from None
     recipe = Recipe(**built, source=str(path) if path else None, activation_checkpointing_auto=checkpointing_auto)
     validate_recipe(recipe)
+    show_notes(notes)
     return recipe
 
 
@@ -82,6 +93,14 @@ def _use_current_checkpointing_names(training: dict[str, Any]) -> None:
         value = training.pop(old, default)
         if value is not None:
             training.setdefault(new, value)
+
+
+def show_notes(notes: list[str]) -> None:
+    """What a recipe key from TRL or the handbook does here, when that is not what the key alone says."""
+    import sys
+
+    for note in dict.fromkeys(notes):
+        print(f"[sft-recipes] note: {note}", file=sys.stderr)
 
 
 def _read_recipe_file(path: Path) -> dict[str, Any]:
@@ -175,6 +194,8 @@ def _typed_by_stack(key: str, value: Any, from_text: bool) -> Any:
     """A value for a TRL field, converted exactly as ``trl sft --key value`` would convert it."""
     if value is None or isinstance(value, dict):
         return value  # unset, or a mapping (model_init_kwargs, ...): TRL's own __post_init__ reads it
+    if key == "report_to" and isinstance(value, list):
+        return [str(v) for v in value]  # a list of trackers (TrainingArguments takes str or list[str])
     if from_text and isinstance(value, str) and len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
         value = value[1:-1]  # --save_strategy '"no"': quoted so that YAML would not read a boolean
     if value is False and not from_text and _is_text_choice(key):

@@ -70,7 +70,8 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
 
     dtype = torch_dtype(recipe.model, recipe.training)
     quant = quantization_config(recipe.model, compute_dtype=dtype)
-    kwargs: dict[str, Any] = {"attn_implementation": attention_at_load(recipe.model, recipe.training)}
+    kwargs: dict[str, Any] = {"attn_implementation": attention_at_load(recipe.model, recipe.training),
+                              **loading_options(recipe)}
     if quant is not None:
         kwargs["quantization_config"] = quant
         if torch.cuda.is_available():
@@ -88,6 +89,16 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
     model.generation_config.eos_token_id = ids[0] if len(ids) == 1 else ids
     model.config.use_cache = False
     return model
+
+
+def loading_options(recipe: Recipe) -> dict[str, Any]:
+    """``model_revision`` and ``trust_remote_code`` for ``from_pretrained`` (TRL's keys), when set."""
+    options: dict[str, Any] = {}
+    if recipe.model.model_revision not in (None, "main"):
+        options["revision"] = recipe.model.model_revision
+    if getattr(recipe.training, "trust_remote_code", False):
+        options["trust_remote_code"] = True
+    return options
 
 
 def checkpointing_for(trainer, recipe: Recipe, train_ds):
