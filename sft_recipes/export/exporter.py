@@ -121,26 +121,7 @@ def _write_export(
     generation_config = generation_config_for(tokenizer, local_base, template)
     base_hub_id = resolved.base_hub_id or (EMBEDDED_HUB_ID if resolved.kind == "embedded" else None)
 
-    merge_diff = None
-    if merge:
-        _say(f"merging the adapter into {resolved.display_name} ({dtype}, full precision) ...")
-        merged = merge_adapter(resolved.path, run.path, tokenizer, dtype)
-        merged.model.generation_config = generation_config
-        merged.model.save_pretrained(str(target))
-        merge_diff = merged.max_abs_logit_diff
-        _say(f"merge check: max |logit difference| vs adapter-on-base = {merge_diff:.2e}")
-    elif run.is_adapter:
-        shutil.copy2(run.path / ADAPTER_WEIGHTS, target / ADAPTER_WEIGHTS)
-        adapter_config = dict(run.adapter_config or {})
-        if base_hub_id:  # so that users of the export load the base from the Hub, not a path on this machine
-            adapter_config["base_model_name_or_path"] = base_hub_id
-        (target / ADAPTER_CONFIG).write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-        generation_config.save_pretrained(str(target))
-    else:
-        for pattern in FULL_MODEL_FILES:
-            for f in sorted(run.path.glob(pattern)):
-                shutil.copy2(f, target / f.name)
-        generation_config.save_pretrained(str(target))
+    merge_diff = _write_model(run, resolved, target, merge, dtype, tokenizer, generation_config, base_hub_id)
     tokenizer.save_pretrained(str(target))
     template.save(target)
 
@@ -149,8 +130,7 @@ def _write_export(
     gguf_file = None
     if gguf is not None:
         gguf_file = gguf_name(run.path.resolve().name, gguf)
-        eot = template.end_of_turn_ids[0] if template.end_of_turn_ids else None
-        _write_gguf(run, resolved, target, target / gguf_file, gguf, eot, tokenizer, dtype, merge or not run.is_adapter)
+        _write_gguf(run, resolved, target, gguf_file, gguf, tokenizer, dtype, merge or not run.is_adapter)
         write_modelfile(target, gguf_file, tokenizer, stops + list(template.stop_strings), template.template_kwargs)
     card = render_model_card(
         CardInputs(
@@ -174,10 +154,38 @@ def _write_export(
                         gguf_file=gguf_file)
 
 
-def _write_gguf(run: RunDir, resolved: ResolvedModel, target: Path, gguf_path: Path, outtype: str,
-                eot: int | None, tokenizer: Any, dtype: str | None, target_is_full: bool) -> None:
-    """The GGUF of the full model: the export itself when it is one, else the adapter merged in a scratch dir."""
-    _say(f"writing {gguf_path.name} with llama.cpp's converter ...")
+def _write_model(run: RunDir, resolved: ResolvedModel, target: Path, merge: bool, dtype: str | None, tokenizer: Any,
+                 generation_config: Any, base_hub_id: str | None) -> float | None:
+    """The merged model, the adapter or the full model's files; the merge check's logit difference when merged."""
+    if merge:
+        _say(f"merging the adapter into {resolved.display_name} ({dtype}, full precision) ...")
+        merged = merge_adapter(resolved.path, run.path, tokenizer, dtype)
+        merged.model.generation_config = generation_config
+        merged.model.save_pretrained(str(target))
+        _say(f"merge check: max |logit difference| vs adapter-on-base = {merged.max_abs_logit_diff:.2e}")
+        return merged.max_abs_logit_diff
+    if run.is_adapter:
+        shutil.copy2(run.path / ADAPTER_WEIGHTS, target / ADAPTER_WEIGHTS)
+        adapter_config = dict(run.adapter_config or {})
+        if base_hub_id:  # so that users of the export load the base from the Hub, not a path on this machine
+            adapter_config["base_model_name_or_path"] = base_hub_id
+        (target / ADAPTER_CONFIG).write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+    else:
+        for pattern in FULL_MODEL_FILES:
+            for f in sorted(run.path.glob(pattern)):
+                shutil.copy2(f, target / f.name)
+    generation_config.save_pretrained(str(target))
+    return None
+
+
+def _write_gguf(run: RunDir, resolved: ResolvedModel, target: Path, gguf_file: str, outtype: str,
+                tokenizer: Any, dtype: str | None, target_is_full: bool) -> None:
+    """The GGUF of the full model: the export itself when it is one, else the adapter merged in a scratch dir.
+    The end-of-turn token the run trained on is recorded as the GGUF's end-of-turn id."""
+    template = template_info_for(tokenizer)
+    eot = template.end_of_turn_ids[0] if template.end_of_turn_ids else None
+    gguf_path = target / gguf_file
+    _say(f"writing {gguf_file} with llama.cpp's converter ...")
     if target_is_full:
         write_gguf(target, gguf_path, outtype, eot)
         return
