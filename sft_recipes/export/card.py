@@ -19,6 +19,9 @@ from sft_recipes.export.run_dir import RunDir
 TEMPLATE = "model_card.md.jinja"
 SPLITS = ("train", "validation", "test")
 MAX_LOSS_ROWS = 20
+# vLLM's --max-lora-rank accepts these values only; its default (16) refuses an adapter of a larger rank
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+LM_EVAL_TASKS = "arc_easy,hellaswag"
 
 
 @dataclass
@@ -36,6 +39,7 @@ class CardInputs:
     merge_check: float | None = None
     merge_dtype: str | None = None
     stop_tokens: list[str] | None = None
+    gguf_file: str | None = None  # the GGUF written beside the export (with an Ollama Modelfile)
 
 
 def render_model_card(inputs: CardInputs) -> str:
@@ -73,7 +77,28 @@ def card_context(inputs: CardInputs) -> dict[str, Any]:
         "eval_table": eval_table(run.eval_metrics),
         "adapter": run.adapter_config or {},
         "target_modules": target_module_names(run.adapter_config),
+        "vllm_lora_rank": vllm_lora_rank(run.adapter_config),
+        "lm_eval_command": lm_eval_command(inputs),
     }
+
+
+def vllm_lora_rank(adapter_config: dict[str, Any] | None) -> int | None:
+    """The smallest ``--max-lora-rank`` vLLM accepts that holds the adapter's rank (None without a rank)."""
+    r = (adapter_config or {}).get("r")
+    if not isinstance(r, int):
+        return None
+    return next((v for v in VLLM_LORA_RANKS if v >= r), r)
+
+
+def lm_eval_command(inputs: CardInputs, tasks: str = LM_EVAL_TASKS) -> str:
+    """The lm-evaluation-harness command of the card (its ``hf`` model type; the adapter through ``peft=``)."""
+    if inputs.merged or not inputs.run.is_adapter:
+        model_args = f"pretrained={inputs.model_ref},dtype=float32"
+    else:
+        ref = inputs.model_ref
+        model_args = f"pretrained={inputs.base_load_id},peft={ref},tokenizer={ref},dtype=float32"
+    return (f"lm_eval --model hf --model_args {model_args} \\\n"
+            f"  --tasks {tasks} --apply_chat_template --batch_size 8")
 
 
 def _shown_path(path: Path, run: Path) -> str:

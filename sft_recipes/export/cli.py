@@ -6,6 +6,7 @@ import argparse
 import json
 
 from sft_recipes.export.exporter import describe, export_run
+from sft_recipes.export.gguf_file import GGUF_TYPES
 from sft_recipes.export.merge import FLOAT_DTYPES
 
 
@@ -20,6 +21,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--out", help="export directory (default: RUN/export/adapter or RUN/export/merged)")
     parser.add_argument("--base", help="load the base model from here instead of the recipe's model")
     parser.add_argument("--dtype", choices=FLOAT_DTYPES, help="merge precision (default: the recipe's, else float32)")
+    parser.add_argument("--gguf", choices=GGUF_TYPES, help="also write a GGUF of the merged model (llama.cpp's "
+                        "converter, extra [gguf]) and an Ollama Modelfile beside it")
     parser.add_argument("--push_to_hub", metavar="ORG/NAME", help="also upload the export to this Hub model repo")
     parser.add_argument("--private", action="store_true", help="create the Hub repo as private")
     parser.add_argument("--commit_message", help="commit message of the Hub upload")
@@ -39,6 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         private=args.private,
         commit_message=args.commit_message,
         overwrite=args.overwrite,
+        gguf=args.gguf,
     )
     print(json.dumps(describe(result), indent=2))
     return 0

@@ -14,7 +14,9 @@ from typing import Any
 
 from sft_recipes.export.card import CardInputs, render_model_card
 from sft_recipes.export.errors import ExportError
+from sft_recipes.export.gguf_file import GGUF_TYPES, check_converter, gguf_name, write_gguf
 from sft_recipes.export.hub import check_can_push, push_folder
+from sft_recipes.export.ollama import MODELFILE, write_modelfile
 from sft_recipes.export.merge import (
     check_new_tokens_trained,
     merge_adapter,
@@ -40,6 +42,7 @@ class ExportResult:
     files: list[str]
     commit_url: str | None = None
     merge_max_abs_logit_diff: float | None = None
+    gguf_file: str | None = None
 
 
 def default_out(run_dir: str | Path, merge: bool) -> Path:
@@ -59,15 +62,21 @@ def export_run(
     overwrite: bool = False,
     token: str | None = None,
     endpoint: str | None = None,
+    gguf: str | None = None,
 ) -> ExportResult:
     """Write the export of ``run_dir`` to ``out`` (default ``<run>/export/adapter`` or ``.../merged``), then push.
 
     ``base`` overrides where the base model is loaded from (e.g. the full-precision original of a base that the
-    recipe names as a pre-quantized repo); ``dtype`` overrides the merge precision.
+    recipe names as a pre-quantized repo); ``dtype`` overrides the merge precision. ``gguf`` (f16, q8_0, ...) also
+    writes a GGUF of the merged model and an Ollama Modelfile into the export.
     """
     run = read_run_dir(run_dir)
     if merge and not run.is_adapter:
         raise ExportError(f"nothing to merge: {run.path} holds a full model, not an adapter")
+    if gguf is not None:
+        if gguf not in GGUF_TYPES:
+            raise ExportError(f"unknown GGUF type {gguf!r} (expected one of {', '.join(GGUF_TYPES)})")
+        check_converter()
     push_token = check_can_push(push_to_hub, token) if push_to_hub else None
     out = Path(out).expanduser() if out is not None else default_out(run.path, merge)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not overwrite:
@@ -79,7 +88,7 @@ def export_run(
     shutil.rmtree(staging, ignore_errors=True)
     staging.mkdir(parents=True)
     try:
-        result = _write_export(run, resolved, staging, out, merge, dtype, push_to_hub)
+        result = _write_export(run, resolved, staging, out, merge, dtype, push_to_hub, gguf)
         if push_to_hub:
             _say(f"pushing the export to {push_to_hub} ...")
             result.commit_url = push_folder(
@@ -96,7 +105,7 @@ def export_run(
 
 def _write_export(
     run: RunDir, resolved: ResolvedModel, target: Path, out: Path, merge: bool, dtype: str | None,
-    repo_id: str | None,
+    repo_id: str | None, gguf: str | None = None,
 ) -> ExportResult:
     from transformers import AutoTokenizer
 
@@ -112,30 +121,17 @@ def _write_export(
     generation_config = generation_config_for(tokenizer, local_base, template)
     base_hub_id = resolved.base_hub_id or (EMBEDDED_HUB_ID if resolved.kind == "embedded" else None)
 
-    merge_diff = None
-    if merge:
-        _say(f"merging the adapter into {resolved.display_name} ({dtype}, full precision) ...")
-        merged = merge_adapter(resolved.path, run.path, tokenizer, dtype)
-        merged.model.generation_config = generation_config
-        merged.model.save_pretrained(str(target))
-        merge_diff = merged.max_abs_logit_diff
-        _say(f"merge check: max |logit difference| vs adapter-on-base = {merge_diff:.2e}")
-    elif run.is_adapter:
-        shutil.copy2(run.path / ADAPTER_WEIGHTS, target / ADAPTER_WEIGHTS)
-        adapter_config = dict(run.adapter_config or {})
-        if base_hub_id:  # so that users of the export load the base from the Hub, not a path on this machine
-            adapter_config["base_model_name_or_path"] = base_hub_id
-        (target / ADAPTER_CONFIG).write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
-        generation_config.save_pretrained(str(target))
-    else:
-        for pattern in FULL_MODEL_FILES:
-            for f in sorted(run.path.glob(pattern)):
-                shutil.copy2(f, target / f.name)
-        generation_config.save_pretrained(str(target))
+    merge_diff = _write_model(run, resolved, target, merge, dtype, tokenizer, generation_config, base_hub_id)
     tokenizer.save_pretrained(str(target))
     template.save(target)
 
     stop_ids = stop_token_ids(tokenizer, template, generation_config.eos_token_id)
+    stops = tokenizer.convert_ids_to_tokens(stop_ids)
+    gguf_file = None
+    if gguf is not None:
+        gguf_file = gguf_name(run.path.resolve().name, gguf)
+        _write_gguf(run, resolved, target, gguf_file, gguf, tokenizer, dtype, merge or not run.is_adapter)
+        write_modelfile(target, gguf_file, tokenizer, stops + list(template.stop_strings), template.template_kwargs)
     card = render_model_card(
         CardInputs(
             run=run,
@@ -148,12 +144,60 @@ def _write_export(
             embedded_base=resolved.kind == "embedded",
             merge_check=merge_diff,
             merge_dtype=dtype,
-            stop_tokens=tokenizer.convert_ids_to_tokens(stop_ids),
+            stop_tokens=stops,
+            gguf_file=gguf_file,
         )
     )
     (target / "README.md").write_text(card, encoding="utf-8")
     files = sorted(str(p.relative_to(target)) for p in target.rglob("*") if p.is_file())
-    return ExportResult(path=target, merged=merge, files=files, merge_max_abs_logit_diff=merge_diff)
+    return ExportResult(path=target, merged=merge, files=files, merge_max_abs_logit_diff=merge_diff,
+                        gguf_file=gguf_file)
+
+
+def _write_model(run: RunDir, resolved: ResolvedModel, target: Path, merge: bool, dtype: str | None, tokenizer: Any,
+                 generation_config: Any, base_hub_id: str | None) -> float | None:
+    """The merged model, the adapter or the full model's files; the merge check's logit difference when merged."""
+    if merge:
+        _say(f"merging the adapter into {resolved.display_name} ({dtype}, full precision) ...")
+        merged = merge_adapter(resolved.path, run.path, tokenizer, dtype)
+        merged.model.generation_config = generation_config
+        merged.model.save_pretrained(str(target))
+        _say(f"merge check: max |logit difference| vs adapter-on-base = {merged.max_abs_logit_diff:.2e}")
+        return merged.max_abs_logit_diff
+    if run.is_adapter:
+        shutil.copy2(run.path / ADAPTER_WEIGHTS, target / ADAPTER_WEIGHTS)
+        adapter_config = dict(run.adapter_config or {})
+        if base_hub_id:  # so that users of the export load the base from the Hub, not a path on this machine
+            adapter_config["base_model_name_or_path"] = base_hub_id
+        (target / ADAPTER_CONFIG).write_text(json.dumps(adapter_config, indent=2, sort_keys=True) + "\n")
+    else:
+        for pattern in FULL_MODEL_FILES:
+            for f in sorted(run.path.glob(pattern)):
+                shutil.copy2(f, target / f.name)
+    generation_config.save_pretrained(str(target))
+    return None
+
+
+def _write_gguf(run: RunDir, resolved: ResolvedModel, target: Path, gguf_file: str, outtype: str,
+                tokenizer: Any, dtype: str | None, target_is_full: bool) -> None:
+    """The GGUF of the full model: the export itself when it is one, else the adapter merged in a scratch dir.
+    The end-of-turn token the run trained on is recorded as the GGUF's end-of-turn id."""
+    template = template_info_for(tokenizer)
+    eot = template.end_of_turn_ids[0] if template.end_of_turn_ids else None
+    gguf_path = target / gguf_file
+    _say(f"writing {gguf_file} with llama.cpp's converter ...")
+    if target_is_full:
+        write_gguf(target, gguf_path, outtype, eot)
+        return
+    scratch = target.with_name(f".{target.name}.gguf-merge")
+    shutil.rmtree(scratch, ignore_errors=True)
+    try:
+        merged = merge_adapter(resolved.path, run.path, tokenizer, dtype or merge_dtype(run.recipe))
+        merged.model.save_pretrained(str(scratch))
+        tokenizer.save_pretrained(str(scratch))
+        write_gguf(scratch, gguf_path, outtype, eot)
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
 
 
 def _replace(staging: Path, out: Path) -> None:
@@ -178,4 +222,6 @@ def describe(result: ExportResult) -> dict[str, Any]:
         "files": result.files,
         "commit_url": result.commit_url,
         "merge_max_abs_logit_diff": result.merge_max_abs_logit_diff,
+        "gguf_file": result.gguf_file,
+        "modelfile": MODELFILE if result.gguf_file else None,
     }
