@@ -48,15 +48,15 @@ def read_records(path: str, split: str = "train", name: str | None = None) -> li
     not on disk is looked up with ``datasets.load_dataset`` (which also accepts a local directory of data files).
     """
     p = Path(path).expanduser()
-    documents = p.is_dir() and not _is_saved_dataset(p) and any(f.suffix.lower() == ".txt" for f in _document_files(p))
-    data_files = _data_files_in(p, path, split) if p.is_dir() and not _is_saved_dataset(p) and not documents else None
+    plain_dir = p.is_dir() and not _is_saved_dataset(p)
+    documents = _document_files(p) if plain_dir else []
     if p.is_file():
         records = _read_file(p)
-    elif p.is_dir() and _is_saved_dataset(p):
+    elif p.is_dir() and not plain_dir:
         records = _read_saved_dataset(p, path, split)
-    elif documents:
-        records = _read_folder(p)
-    elif data_files is not None:
+    elif any(f.suffix.lower() == ".txt" for f in documents):
+        records = _read_folder(p, documents)
+    elif plain_dir and (data_files := _data_files_in(p, path, split)) is not None:
         records = [record for file in data_files for record in _read_file(file)]
     elif p.is_dir() or not _looks_local(path):
         records = _read_with_load_dataset(path, name, split)
@@ -135,9 +135,9 @@ def _document_files(p: Path) -> list[Path]:
     return [f for f in files if f.suffix.lower() in DOCUMENT_SUFFIXES]
 
 
-def _read_folder(p: Path) -> list[SourceRecord]:
+def _read_folder(p: Path, files: list[Path]) -> list[SourceRecord]:
     records = []
-    for f in _document_files(p):
+    for f in files:
         if f.suffix.lower() == ".txt":
             records.append(SourceRecord(f"{f}:1", {"id": str(f.relative_to(p).with_suffix("")), "text": _read_utf8(f)}))
         else:
