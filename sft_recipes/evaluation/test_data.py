@@ -64,9 +64,8 @@ def tokenize_for_loss(rows: list[dict[str, Any]], tokenizer: Any, data: DataArgu
     from sft_recipes.chat.template_info import template_info_for
 
     result = tokenize_dataset(
-        rows, tokenizer, template_info_for(tokenizer), keep_columns=("task",), train_on=data.train_on,
-        max_length=None, length_policy="drop", multi_turn=data.multi_turn, train_on_reasoning=data.train_on_reasoning,
-        system_message=data.system_message, allow_control_tokens=data.allow_control_tokens)
+        rows, tokenizer, template_info_for(tokenizer), keep_columns=("task",), max_length=None, length_policy="drop",
+        **data.labelling_options())
     return result.dataset, result.rejects
 
 

@@ -190,10 +190,8 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
         if not rows:
             continue
         done = tokenize_dataset(
-            rows, tokenizer, template, num_proc=num_proc, keep_columns=("task",), train_on=data.train_on,
-            max_length=recipe.training.max_length, length_policy=data.length_policy, multi_turn=data.multi_turn,
-            train_on_reasoning=data.train_on_reasoning, system_message=data.system_message,
-            allow_control_tokens=data.allow_control_tokens)
+            rows, tokenizer, template, num_proc=num_proc, keep_columns=("task",),
+            max_length=recipe.training.max_length, length_policy=data.length_policy, **data.labelling_options())
         result.rejects += [dataclasses.replace(r, split=name) for r in done.rejects]
         result.truncated += done.truncated
         for key, counts in (("rows", done.layouts), ("conversations", done.conversations), ("notes", done.notes)):

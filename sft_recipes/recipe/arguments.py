@@ -138,6 +138,11 @@ class DataArguments(CourtOpinionArguments):
                 raise RecipeError(unknown_value(key, value, allowed))
         self.dataset_specs = [DatasetSpec(**_check_spec(d)) for d in self.datasets]
 
+    def labelling_options(self) -> dict[str, Any]:
+        """How rows are rendered and labelled: the same for training rows (prepare) and for test sets (eval)."""
+        return {"train_on": self.train_on, "multi_turn": self.multi_turn, "train_on_reasoning": self.train_on_reasoning,
+                "system_message": self.system_message, "allow_control_tokens": self.allow_control_tokens}
+
 
 # keys of other tools' dataset entries (TRL, the alignment-handbook, datasets.load_dataset) -> ours, by meaning
 ENTRY_HINTS = {"id": "path", "dataset_name": "path", "data_files": "path", "config": "name", "subset": "name",
