@@ -383,3 +383,23 @@ def test_first_cause():
                Reject("no end-of-turn token after message 2 (assistant): ...", "a.jsonl:7")]
     assert first_cause(rejects) == "a.jsonl:2: too long: 700 > max_length 512 (2 of 3 rejects like this)"
     assert first_cause(rejects[2:]).startswith("a.jsonl:7: no end-of-turn token")
+
+
+def test_report_counts_read_from_arrow_equal_the_rows(tokenizers):
+    """The prepare report counts lengths and trained tokens from the Arrow columns of the kept rows (a selection
+    after rejects), never from Python lists: the counts must be those of the rows themselves."""
+    from sft_recipes.data.report import TokenCounts, token_stats
+
+    tokenizer, info, _ = tokenizers["native"]
+    rows = rows_for_dataset()
+    for i, row in enumerate(rows):
+        row["task"] = ["short", "", "long"][i % 3]
+    kept = tokenize_dataset(rows, tokenizer, info, max_length=120, length_policy="drop",
+                            keep_columns=("task",)).dataset.select([11, 0, 5, 3])
+    counts = TokenCounts.of(kept, head=2)
+    listed = kept.to_list()
+    assert counts.total == [len(r["input_ids"]) for r in listed]
+    assert counts.trained == [sum(x != IGNORE_INDEX for x in r["labels"]) for r in listed]
+    assert counts.tasks == [r["task"] or "(none)" for r in listed] and counts.head == listed[:2]
+    stats = token_stats(counts)
+    assert stats["trained_tokens"] == sum(counts.trained) > 0 and stats["rows"] == 4

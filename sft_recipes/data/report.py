@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -23,12 +24,41 @@ def _user_text(row: dict) -> str:
     return next((m["content"] for m in row["messages"] if m["role"] == "user"), "")
 
 
-def token_stats(tokenized_rows: list[dict]) -> dict[str, Any]:
-    total = [len(r["input_ids"]) for r in tokenized_rows]
-    trained = [sum(1 for x in r["labels"] if x != IGNORE_INDEX) for r in tokenized_rows]
-    by_task: dict[str, list[int]] = defaultdict(list)
-    for r, t in zip(tokenized_rows, trained):
-        by_task[r.get("task") or "(none)"].append(t)
+@dataclass
+class TokenCounts:
+    """Per row of one tokenized split: its length, its trained (labelled) tokens and its task; read off the Arrow
+    columns, so the report never turns every row's token lists into Python lists."""
+
+    total: list[int]
+    trained: list[int]
+    tasks: list[str]
+    head: list[dict]  # the first rows, as the trainer sees them (samples, collated batch shapes)
+
+    @classmethod
+    def of(cls, dataset, head: int = 4) -> "TokenCounts":
+        import numpy as np
+        import pyarrow.compute as pc
+
+        table = dataset.with_format("arrow")[:]  # the rows the dataset holds (a selection too), as one Arrow table
+        ids, labels = table.column("input_ids").combine_chunks(), table.column("labels").combine_chunks()
+        total = pc.list_value_length(ids).to_numpy(zero_copy_only=False).astype(np.int64)
+        values = labels.flatten().to_numpy(zero_copy_only=False) != IGNORE_INDEX
+        ends = np.cumsum(pc.list_value_length(labels).to_numpy(zero_copy_only=False).astype(np.int64))
+        marked = np.concatenate([[0], np.cumsum(values, dtype=np.int64)])
+        trained = marked[ends] - marked[np.concatenate([[0], ends[:-1]])] if len(ends) else ends
+        tasks = (table.column("task").to_pylist() if "task" in table.column_names else [None] * len(total))
+        return cls(total.tolist(), trained.tolist(), [t or "(none)" for t in tasks],
+                   dataset.select(range(min(head, len(dataset)))).to_list())
+
+    def trained_by_task(self) -> dict[str, list[int]]:
+        by_task: dict[str, list[int]] = defaultdict(list)
+        for task, n in zip(self.tasks, self.trained):
+            by_task[task].append(n)
+        return dict(sorted(by_task.items()))
+
+
+def token_stats(counts: TokenCounts) -> dict[str, Any]:
+    total, trained = counts.total, counts.trained
     return {
         "rows": len(total),
         "total_tokens": sum(total),
@@ -36,7 +66,7 @@ def token_stats(tokenized_rows: list[dict]) -> dict[str, Any]:
         "trained_share": round(sum(trained) / max(sum(total), 1), 4),
         "length": percentiles(total),
         "response_length": percentiles(trained),
-        "response_length_by_task": {k: percentiles(v) for k, v in sorted(by_task.items())},
+        "response_length_by_task": {k: percentiles(v) for k, v in counts.trained_by_task().items()},
     }
 
 
@@ -74,39 +104,42 @@ def collated_batch_shapes(tokenized_rows: list[dict], pad_token_id: int, batch_s
 
 def build_report(
     splits: dict[str, list[dict]],
-    tokenized: dict[str, list[dict]],
+    tokenized: dict[str, TokenCounts],
     load_counts: dict[str, Any],
     rejects: list,
     overlap: dict[str, Any],
     samples: list[str],
     pad_token_id: int,
     extra: dict[str, Any] | None = None,
+    text: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from sft_recipes.data.rejects import reason_counts
 
     reasons = Counter(reason_counts(rejects))
     return {
-        "counts": {name: len(rows) for name, rows in tokenized.items()},
+        "counts": {name: len(counts.total) for name, counts in tokenized.items()},
         "sources": load_counts,
         "rejected": sum(reasons.values()),
         "reject_reasons": dict(reasons.most_common()),
         "overlap": overlap,
-        "text": {name: text_stats(rows) for name, rows in splits.items()},
-        "tokens": {name: token_stats(rows) for name, rows in tokenized.items()},
-        "collated_batch": collated_batch_shapes(tokenized.get("train", []), pad_token_id),
+        "text": {name: (text or {}).get(name) or text_stats(rows) for name, rows in splits.items()},
+        "tokens": {name: token_stats(counts) for name, counts in tokenized.items()},
+        "collated_batch": collated_batch_shapes(tokenized["train"].head if "train" in tokenized else [], pad_token_id),
         "samples": samples,
         **(extra or {}),
     }
 
 
-def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]], out_dir: Path) -> list[Path]:
+def plot_report(tokenized: dict[str, TokenCounts], splits: dict[str, list[dict]], out_dir: Path,
+                train_text: dict[str, Any] | None = None) -> list[Path]:
+    """Token lengths, response lengths by instruction type and repeated openings (train split), as PNGs."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     out_dir.mkdir(parents=True, exist_ok=True)
-    train_tok = tokenized.get("train", [])
+    train_tok = tokenized.get("train") or TokenCounts([], [], [], [])
     train_rows = splits.get("train", [])
     paths = []
 
@@ -114,20 +147,17 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
     for ax, (title, values) in zip(
         axes,
         (
-            ("tokens per row (train)", [len(r["input_ids"]) for r in train_tok]),
-            ("trained (response) tokens per row", [sum(x != IGNORE_INDEX for x in r["labels"]) for r in train_tok]),
+            ("tokens per row (train)", train_tok.total),
+            ("trained (response) tokens per row", train_tok.trained),
         ),
     ):
         ax.hist(values, bins=40, color="#4c72b0")
         ax.set_title(title)
         ax.set_xlabel("tokens")
         ax.set_ylabel("rows")
-    fig.tight_layout()
     paths.append(save_figure(fig, out_dir / "token_lengths.png", plt))
 
-    by_task: dict[str, list[int]] = defaultdict(list)
-    for r in train_tok:
-        by_task[r.get("task") or "(none)"].append(sum(x != IGNORE_INDEX for x in r["labels"]))
+    by_task = train_tok.trained_by_task()
     counts = Counter(r.get("task") or "(none)" for r in train_rows)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     names = sorted(by_task)
@@ -138,17 +168,15 @@ def plot_report(tokenized: dict[str, list[dict]], splits: dict[str, list[dict]],
     axes[1].bar(list(counts), list(counts.values()), color="#55a868")
     axes[1].tick_params(axis="x", rotation=30)
     axes[1].set_title("rows per instruction type (train)")
-    fig.tight_layout()
     paths.append(save_figure(fig, out_dir / "instruction_types.png", plt))
 
-    stats = text_stats(train_rows)
+    stats = train_text or text_stats(train_rows)
     openings = stats["repeated_instruction_openings"][:8]
     fig, ax = plt.subplots(figsize=(10, 3.6))
     if openings:
         ax.barh([o for o, _ in openings][::-1], [n for _, n in openings][::-1], color="#c44e52")
     ax.set_title(f"most repeated instruction openings (unique-instruction ratio {stats['unique_instruction_ratio']:.2f})")
     ax.set_xlabel("rows")
-    fig.tight_layout()
     paths.append(save_figure(fig, out_dir / "repeated_openings.png", plt))
     return paths
 

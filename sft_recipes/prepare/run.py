@@ -220,7 +220,7 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
     from datasets import DatasetDict
 
     from sft_recipes.chat.preview import preview_text
-    from sft_recipes.data.report import build_report, plot_report, write_report
+    from sft_recipes.data.report import TokenCounts, build_report, plot_report, text_stats, write_report
 
     tmp = _fresh_temp_dir(out)
     for name, rows in splits.items():
@@ -230,13 +230,15 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
     tokenizer.save_pretrained(tmp / "tokenizer")
     template.save(tmp / "tokenizer")
 
-    tok_rows = {name: ds.to_list() for name, ds in tokenized.datasets.items()}
-    samples = [preview_text(tokenizer, [row], n=1) for row in tok_rows["train"][:3]]
-    plots = plot_report(tok_rows, splits, tmp / "plots")
+    counts = {name: TokenCounts.of(ds) for name, ds in tokenized.datasets.items()}
+    samples = [preview_text(tokenizer, [row], n=1) for row in counts["train"].head[:3]]
+    text = {name: text_stats(rows) for name, rows in splits.items()}
+    plots = plot_report(counts, splits, tmp / "plots", text.get("train"))
     report = build_report(
-        splits, tok_rows, loaded.counts, tokenized.rejects, overlap, samples, tokenizer.pad_token_id,
+        splits, counts, loaded.counts, tokenized.rejects, overlap, samples, tokenizer.pad_token_id,
         extra={"template": template.to_dict(), "truncated_responses": tokenized.truncated,
                "multi_turn": tokenized.multi_turn, "seconds": round(time.perf_counter() - t0, 2)},
+        text=text,
     )
     write_report(report, tmp, plots)
     meta = {"fingerprint": fingerprint(recipe), "template": template.to_dict(), "new_token_ids": template.new_tokens,
