@@ -96,8 +96,10 @@ def test_flops_prep_and_targets_are_reported(tiny_run):
     assert flops["gemm_gflops"] > 0
     for variant in ("short", "long_tail"):
         v = flops["variants"][variant]
+        # efficiency is stored to 4 decimals: a tiny run's 0.0033 is 1.4% off its exact ratio, so the tolerance
+        # is the rounding's (5e-5) on top of 1%
         assert v["achieved_gflops"] > 0 and 0 < v["efficiency"] == pytest.approx(
-            v["achieved_gflops"] / flops["gemm_gflops"], rel=0.01)
+            v["achieved_gflops"] / flops["gemm_gflops"], rel=0.01, abs=5e-5)
     prep = result["prep"]["contenders"]
     for name in ("sft_recipes", "trl"):
         assert prep[name]["seconds"] > 0 and prep[name]["rows_out"] == result["prep"]["rows"]
