@@ -110,8 +110,8 @@ def build_report(
     overlap: dict[str, Any],
     samples: list[str],
     pad_token_id: int,
+    text: dict[str, dict[str, Any]],
     extra: dict[str, Any] | None = None,
-    text: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     from sft_recipes.data.rejects import reason_counts
 
@@ -122,7 +122,7 @@ def build_report(
         "rejected": sum(reasons.values()),
         "reject_reasons": dict(reasons.most_common()),
         "overlap": overlap,
-        "text": {name: (text or {}).get(name) or text_stats(rows) for name, rows in splits.items()},
+        "text": {name: text[name] for name in splits},
         "tokens": {name: token_stats(counts) for name, counts in tokenized.items()},
         "collated_batch": collated_batch_shapes(tokenized["train"].head if "train" in tokenized else [], pad_token_id),
         "samples": samples,
@@ -131,7 +131,7 @@ def build_report(
 
 
 def plot_report(tokenized: dict[str, TokenCounts], splits: dict[str, list[dict]], out_dir: Path,
-                train_text: dict[str, Any] | None = None) -> list[Path]:
+                train_text: dict[str, Any]) -> list[Path]:
     """Token lengths, response lengths by instruction type and repeated openings (train split), as PNGs."""
     import matplotlib
 
@@ -170,7 +170,7 @@ def plot_report(tokenized: dict[str, TokenCounts], splits: dict[str, list[dict]]
     axes[1].set_title("rows per instruction type (train)")
     paths.append(save_figure(fig, out_dir / "instruction_types.png", plt))
 
-    stats = train_text or text_stats(train_rows)
+    stats = train_text
     openings = stats["repeated_instruction_openings"][:8]
     fig, ax = plt.subplots(figsize=(10, 3.6))
     if openings:

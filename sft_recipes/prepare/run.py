@@ -233,7 +233,7 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
     counts = {name: TokenCounts.of(ds) for name, ds in tokenized.datasets.items()}
     samples = [preview_text(tokenizer, [row], n=1) for row in counts["train"].head[:3]]
     text = {name: text_stats(rows) for name, rows in splits.items()}
-    plots = plot_report(counts, splits, tmp / "plots", text.get("train"))
+    plots = plot_report(counts, splits, tmp / "plots", text["train"])
     report = build_report(
         splits, counts, loaded.counts, tokenized.rejects, overlap, samples, tokenizer.pad_token_id,
         extra={"template": template.to_dict(), "truncated_responses": tokenized.truncated,
