@@ -238,21 +238,27 @@ def test_thinking_switch_is_passed_to_the_template(smol_tokenizer):
                      "One more six: 42 + 6 = 48.\n</think>\n\nIt is 48.<|im_end|>"]
 
 
+SHAPED_FAMILIES = set(families()) - {"gptoss", "muse_glimmer", "lfm2_2_5_vl", "lfm2_v2"}  # texts hold tested strings
+
+
 @pytest.mark.parametrize("name", families())
-def test_generation_prompts_rendered_once_per_shape_equal_real_renders(family, name):
-    """Generation prompts of plain conversations come from one rendering per conversation shape with the texts
-    filled in (a speed-up): they must equal the template's own rendering of every conversation."""
+def test_renders_by_shape_equal_real_renders(family, name):
+    """Plain conversations are rendered once per conversation shape with the texts filled in (a speed-up): the
+    stored turns and generation prompts must equal the template's own rendering of every conversation."""
     from sft_recipes.chat.render import Renderer
 
     tokenizer, info = family(name)
-    renderer = Renderer(tokenizer, info)
     conversations = []
     for kind in ("single", "three"):
         messages, _ = CONVERSATIONS[kind]
-        chat, _ = renderer.template_messages(messages)
+        chat, _ = Renderer(tokenizer, info).template_messages(messages)
         conversations += [chat[:i] for i, m in enumerate(chat) if m["role"] == "assistant"]
-    shaped = [renderer._from_shape(c) for c in conversations]
-    real = renderer.render_many(conversations, add_generation_prompt=True)
-    assert any(s is not None for s in shaped)
-    for s, r in zip(shaped, real):
-        assert s is None or s.text == r.text
+        conversations += [chat[: i + 1] for i, m in enumerate(chat) if m["role"] == "assistant"]
+    for prompt in (True, False):
+        renderer = Renderer(tokenizer, info)
+        twice = conversations + conversations  # the second time from the shapes the first time checked
+        shaped = renderer.render_by_shape(twice, add_generation_prompt=prompt)
+        real = renderer.render_many(twice, add_generation_prompt=prompt)
+        assert [s.text for s in shaped] == [r.text for r in real]
+        if name in SHAPED_FAMILIES:
+            assert any(v is not None for v in renderer._shapes.values()), "no shape used"

@@ -14,6 +14,7 @@ ranges that the encoder turns into plain-text tokens. ``allow_control_tokens`` k
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from dataclasses import dataclass, field
@@ -24,6 +25,7 @@ from sft_recipes.chat.template_info import TemplateInfo, special_token_ids
 
 MARK_START, MARK_END = "\U0010fffe", "\U0010ffff"  # noncharacters: never part of real text
 _SLOT = "Slot{}x7Q"  # stands for a message's text when a conversation shape is rendered once
+_SLOT_PROBE = "\"'\\&é\n "  # added to slots: characters a template would escape, trim or change
 SYSTEM_MESSAGE = ("auto", "merge", "reject")
 
 
@@ -56,6 +58,10 @@ class Renderer:
             if literals else None
         self.control_re = re.compile("|".join(map(re.escape, literals))) if literals else None
         self.closer_re = re.compile("|".join(map(re.escape, sorted(self.info.end_of_turn, key=len, reverse=True))))
+        tested = _tested_strings(self.tokenizer.get_chat_template()) if self.tokenizer.chat_template else None
+        self._tested_re = re.compile("|".join(map(re.escape, sorted(tested, key=len, reverse=True)))) \
+            if tested else None
+        self._slots = None if tested is None else _slot_for(tested)
 
     # --- messages -------------------------------------------------------------------------------------------------
 
@@ -111,38 +117,66 @@ class Renderer:
             raise RenderError(f"chat template failed: {one_line(e)}") from None
         return [_unmark(t) for t in texts]
 
-    def generation_prompts(self, conversations: list[list[dict[str, Any]]], tools: list[dict] | None = None
-                           ) -> list[Rendered]:
-        """``render_many(..., add_generation_prompt=True)``, rendering each conversation *shape* once.
+    def render_by_shape(self, conversations: list[list[dict[str, Any]]], tools: list[dict] | None = None,
+                        add_generation_prompt: bool = False) -> list[Rendered]:
+        """``render_many``, rendering each conversation *shape* (its roles) once and filling in the texts.
 
-        A conversation of plain messages (role and text only; text without surrounding whitespace, angle brackets
-        or control-token literals, so no template branches on it or trims it) is its shape's rendering with the
-        shape's slots filled in. The caller still checks that the stored turn starts with it (see turns.py) and
-        renders for real when it does not."""
-        out: list[Rendered | None] = [self._from_shape(c) if not tools else None for c in conversations]
+        Only for plain conversations: role and text only, each text without surrounding whitespace, angle brackets,
+        control-token literals or any string the template compares, searches or splits with (``'/nothink'``,
+        ``'</think>'``: see ``_tested_strings``), and no text inside another. So no template branch sees a
+        difference between a text and the slot that stood for it. The slots hold quotes, a backslash, an
+        ampersand, a newline and a non-ASCII letter: a template that escapes, trims or changes case of a text loses
+        its slot and renders every row. The first conversation of each shape is rendered for real as well and must
+        come out the same, or the shape is never used. Everything else is rendered as usual."""
+        out: list[Rendered | None] = [None] * len(conversations)
+        if not tools and self._slots is not None:
+            out = [self._from_shape(c, add_generation_prompt) for c in conversations]
         missing = [i for i, r in enumerate(out) if r is None]
-        for i, rendered in zip(missing, self.render_many([conversations[i] for i in missing], tools, True)):
+        for i, rendered in zip(missing, self.render_many([conversations[i] for i in missing], tools,
+                                                         add_generation_prompt)):
             out[i] = rendered
         return out  # type: ignore[return-value]
 
-    def _from_shape(self, messages: list[dict[str, Any]]) -> Rendered | None:
-        if not all(_plain(m, self.control_re) for m in messages):
+    def _from_shape(self, messages: list[dict[str, Any]], add_generation_prompt: bool) -> Rendered | None:
+        if not self._plain(messages):
             return None
-        key = tuple(m["role"] for m in messages)
+        key = (tuple(m["role"] for m in messages), add_generation_prompt)
         if key not in self._shapes:
-            slots = [{"role": m["role"], "content": _SLOT.format(k)} for k, m in enumerate(messages)]
+            slots = [{"role": m["role"], "content": self._slots.format(k)} for k, m in enumerate(messages)]
             try:
-                text = self.render(slots, add_generation_prompt=True).text
+                text = None if self._tested(m["content"] for m in slots) else \
+                    self.render(slots, add_generation_prompt=add_generation_prompt).text
             except RenderError:
                 text = None
-            ok = text is not None and all(text.count(_SLOT.format(k)) == 1 for k in range(len(messages)))
+            ok = text is not None and all(text.count(self._slots.format(k)) == 1 for k in range(len(messages)))
             self._shapes[key] = text if ok else None
+            if ok:  # checked once against the template's own rendering of a real conversation
+                real = self.render(messages, add_generation_prompt=add_generation_prompt)
+                if self._fill(text, messages) != real.text:
+                    self._shapes[key] = None
+                return real
         text = self._shapes[key]
-        if text is None:
-            return None
+        return None if text is None else Rendered(self._fill(text, messages))
+
+    def _fill(self, text: str, messages: list[dict[str, Any]]) -> str:
         for k, m in enumerate(messages):
-            text = text.replace(_SLOT.format(k), m["content"])
-        return Rendered(text)
+            text = text.replace(self._slots.format(k), m["content"])
+        return text
+
+    def _tested(self, texts) -> bool:
+        """Whether a text holds a string the template tests (its 2-digit slot numbers may, say ``'10'``)."""
+        return self._tested_re is not None and any(self._tested_re.search(t) for t in texts)
+
+    def _plain(self, messages: list[dict[str, Any]]) -> bool:
+        texts = [m["content"] for m in messages]
+        if not all(set(m) <= {"role", "content"} and isinstance(m["content"], str) for m in messages):
+            return False
+        for text in texts:
+            if (not text or text != text.strip() or "<" in text or ">" in text or "Slot" in text
+                    or (self.control_re is not None and self.control_re.search(text))
+                    or self._tested([text])):
+                return False
+        return not any(a is not b and a in b for a in texts for b in texts)
 
     def mark(self, obj: Any) -> Any:
         """Wrap special-token literals in data strings with the markers (none when control tokens are allowed)."""
@@ -171,11 +205,48 @@ class Renderer:
         return out
 
 
-def _plain(message: dict[str, Any], control_re) -> bool:
-    text = message["content"]
-    return (set(message) <= {"role", "content"} and isinstance(text, str) and bool(text) and text == text.strip()
-            and "<" not in text and ">" not in text and "Slot" not in text
-            and (control_re is None or control_re.search(text) is None))
+def _slot_for(tested: frozenset[str]) -> str | None:
+    """The slot pattern: ``_SLOT`` and each probe character that makes it hold none of the template's tested
+    strings (no branch may see the slot); None when even the bare slot holds one."""
+    def clean(slot: str) -> bool:
+        return not any(t in slot.format(k) for t in tested for k in (0, 10))
+
+    slot = _SLOT
+    for c in _SLOT_PROBE:
+        if clean(slot + c + "Q"):
+            slot += c
+    slot += "Q"  # the probe's whitespace is never at the end (nothing to trim there)
+    return slot if clean(slot) else None
+
+
+@functools.lru_cache(maxsize=8)
+def _tested_strings(source: str) -> frozenset[str] | None:
+    """The string constants a chat template uses other than by printing them: compared with (``== 'user'``),
+    searched for (``'</think>' in content``, ``.endswith('/nothink')``), split on, assigned to a variable that may
+    be. A message text holding none of them takes the same branches as any other such text (None: unparsable)."""
+    from jinja2 import Environment, TemplateSyntaxError, nodes
+
+    source = re.sub(r"\{%-?\s*(end)?generation\s*-?%\}", "", source)  # transformers' own tag
+    try:
+        tree = Environment(extensions=["jinja2.ext.loopcontrols"]).parse(source)
+    except TemplateSyntaxError:
+        return None
+    found: set[str] = set()
+
+    def walk(node, printed: bool) -> None:
+        if isinstance(node, nodes.Const):
+            if isinstance(node.value, str) and node.value and not printed:
+                found.add(node.value)
+            return
+        for child in node.iter_child_nodes():
+            if isinstance(node, nodes.Getitem) and child is node.arg:
+                continue  # a key: message['content']
+            walk(child, isinstance(node, nodes.Output) or (
+                printed and isinstance(node, (nodes.Add, nodes.Concat, nodes.CondExpr)) and child is not getattr(
+                    node, "test", None)))
+
+    walk(tree, False)
+    return frozenset(found)
 
 
 def _fold_system(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:

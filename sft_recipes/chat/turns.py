@@ -138,15 +138,17 @@ def _check_tools(renderer: Renderer, row: dict[str, Any]) -> None:
 def _replies(renderer: Renderer, tm: list[dict], tools, assistant: list[int], messages: list[dict],
              train_on_reasoning: bool, notes: list[str]) -> list[_Reply]:
     try:
-        latest = renderer.render_many([tm[: i + 1] for i in assistant], tools)
+        latest = dict(zip(assistant, renderer.render_by_shape([tm[: i + 1] for i in assistant], tools)))
         with_prompt = [i for i in assistant if i > 0]
-        prompts = dict(zip(with_prompt, renderer.generation_prompts([tm[:i] for i in with_prompt], tools)))
-        shaped = [i for i, s in zip(assistant, latest) if i in prompts and not s.text.startswith(prompts[i].text)]
-        prompts.update(zip(shaped, renderer.render_many([tm[:i] for i in shaped], tools, True)))  # really rendered
+        prompts = dict(zip(with_prompt, renderer.render_by_shape([tm[:i] for i in with_prompt], tools, True)))
+        differ = [i for i in with_prompt if not latest[i].text.startswith(prompts[i].text)]
+        if differ:  # the template opens a stored turn differently (or a shape misled): both rendered for real
+            latest.update(zip(differ, renderer.render_many([tm[: i + 1] for i in differ], tools)))
+            prompts.update(zip(differ, renderer.render_many([tm[:i] for i in differ], tools, True)))
     except RenderError as e:
         raise PlanReject(str(e)) from None
-    return [_locate_reply(renderer, i, messages[i], s, prompts.get(i), train_on_reasoning, notes)
-            for i, s in zip(assistant, latest)]
+    return [_locate_reply(renderer, i, messages[i], latest[i], prompts.get(i), train_on_reasoning, notes)
+            for i in assistant]
 
 
 def _locate_reply(renderer: Renderer, i: int, message: dict, latest: Rendered, prompt: Rendered | None,
