@@ -109,3 +109,14 @@ def test_mask_strip_png(rows, tmp_path):
     assert greens > 0
     with pytest.raises(ValueError):
         save_mask_strip(tokenizer, [], tmp_path / "empty.png")
+
+
+def test_collated_batch_shapes_are_the_trainers_padded_and_padding_free_batches(rows):
+    from sft_recipes.chat.preview import collated_batch_shapes
+
+    tokenizer, data = rows
+    lengths = [len(r["input_ids"]) for r in data]
+    shapes = collated_batch_shapes(data, tokenizer.pad_token_id)
+    assert shapes["padded"]["input_ids"] == shapes["padded"]["labels"] == [len(data), max(lengths)]
+    assert shapes["padding_free"]["input_ids"] == shapes["padding_free"]["position_ids"] == [1, sum(lengths)]
+    assert collated_batch_shapes([], tokenizer.pad_token_id) == {}

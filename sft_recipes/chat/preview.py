@@ -149,6 +149,20 @@ def _first(rows: Iterable[dict[str, Any]], n: int) -> Iterable[dict[str, Any]]:
         yield row
 
 
+def collated_batch_shapes(rows: list[dict], pad_token_id: int) -> dict[str, dict[str, list[int]]]:
+    """Tensor shapes of ``rows`` as one batch from the trainer's own collator: padded, and padding-free."""
+    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
+
+    sample = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in rows]
+    if not sample:
+        return {}
+    out = {}
+    for name, free in (("padded", False), ("padding_free", True)):
+        batch = DataCollatorForLanguageModeling(pad_token_id=pad_token_id, padding_free=free)(sample)
+        out[name] = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape") and v.dim() > 0}
+    return out
+
+
 def main(argv: list[str]) -> int:
     """``sft-recipes preview --config RECIPE [--rows N] [--split train] [--plain]``: prepares if needed, then shows
     the split's first conversations as the rows training sees (per-turn rows included), and writes ``preview.png``
@@ -183,4 +197,6 @@ def main(argv: list[str]) -> int:
     strip = save_mask_strip(prepared.tokenizer, split.select(range(min(64, len(split)))).to_list(),
                             prepared.directory / "preview.png")
     print(f"mask strip: {strip}")
+    shapes = collated_batch_shapes(split.select(range(min(4, len(split)))).to_list(), prepared.tokenizer.pad_token_id)
+    print("collated batch of 4: " + "; ".join(f"{kind} {v}" for kind, v in shapes.items()))
     return 0

@@ -124,8 +124,10 @@ class TokenizedDataset:
 
 
 def tokenize_dataset(rows: list[dict[str, Any]], tokenizer, info: TemplateInfo, *, num_proc: int | None = None,
-                     batch_size: int = 1000, keep_columns: tuple[str, ...] = (), **options: Any) -> TokenizedDataset:
-    """Tokenize conversation rows in batches (datasets shows progress); rejects keep their rows.
+                     batch_size: int = 1000, keep_columns: tuple[str, ...] = (), split_of: list[str] | None = None,
+                     **options: Any) -> TokenizedDataset:
+    """Tokenize conversation rows in batches (datasets shows progress); rejects keep their rows (and their split,
+    from ``split_of``). Output rows keep the input order; ``row_index`` says which input row each came from.
 
     Conversations travel as JSON text: Arrow would give every message and tool call the union of all fields."""
     from datasets import Dataset
@@ -143,7 +145,8 @@ def tokenize_dataset(rows: list[dict[str, Any]], tokenizer, info: TemplateInfo, 
         desc="tokenizing")
     info_columns = mapped.select_columns(["reject", "row_index", "layout", "notes", "truncated"]).to_dict()
     reasons, origin = info_columns["reject"], info_columns["row_index"]
-    rejects = [Reject(reasons[i], rows[origin[i]].get("source", ""), rows[origin[i]])
+    rejects = [Reject(reasons[i], rows[origin[i]].get("source", ""), rows[origin[i]],
+                      split=split_of[origin[i]] if split_of else None)
                for i, r in enumerate(reasons) if r]
     keep = [i for i, r in enumerate(reasons) if not r]
     kept = mapped.select(keep)

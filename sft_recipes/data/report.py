@@ -2,7 +2,7 @@
 
 Measures people check before spending compute: token lengths (total and response), response length per instruction
 type, instruction-type counts, repeated openings, diversity (unique-instruction ratio), the split-overlap check (must
-be 0), decoded sample rows with trained spans marked, and the shapes of one collated batch.
+be 0), and decoded sample rows with trained spans marked.
 """
 
 from __future__ import annotations
@@ -88,20 +88,6 @@ def text_stats(rows: list[dict]) -> dict[str, Any]:
     }
 
 
-def collated_batch_shapes(tokenized_rows: list[dict], pad_token_id: int, batch_size: int = 4) -> dict[str, Any]:
-    """Shapes of a real batch as the trainer's collator builds it (padded, and padding-free)."""
-    from trl.trainer.sft_trainer import DataCollatorForLanguageModeling
-
-    sample = [{"input_ids": r["input_ids"], "labels": r["labels"]} for r in tokenized_rows[:batch_size]]
-    if not sample:
-        return {}
-    out = {}
-    for name, free in (("padded", False), ("padding_free", True)):
-        batch = DataCollatorForLanguageModeling(pad_token_id=pad_token_id, padding_free=free)(sample)
-        out[name] = {k: list(v.shape) for k, v in batch.items() if hasattr(v, "shape") and v.dim() > 0}
-    return out
-
-
 def build_report(
     splits: dict[str, list[dict]],
     tokenized: dict[str, TokenCounts],
@@ -109,7 +95,6 @@ def build_report(
     rejects: list,
     overlap: dict[str, Any],
     samples: list[str],
-    pad_token_id: int,
     text: dict[str, dict[str, Any]],
     extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
@@ -124,7 +109,6 @@ def build_report(
         "overlap": overlap,
         "text": {name: text[name] for name in splits},
         "tokens": {name: token_stats(counts) for name, counts in tokenized.items()},
-        "collated_batch": collated_batch_shapes(tokenized["train"].head if "train" in tokenized else [], pad_token_id),
         "samples": samples,
         **(extra or {}),
     }
@@ -208,8 +192,6 @@ def write_report(report: dict[str, Any], out_dir: Path, plots: list[Path]) -> No
             lines.append("Most repeated instruction openings: " + "; ".join(
                 f"\"{o}\" x{n}" for o, n in train_text["repeated_instruction_openings"][:5]))
             lines.append("")
-    if report.get("collated_batch"):
-        lines += ["Collated batch of 4 (train): " + json.dumps(report["collated_batch"]), ""]
     for p in plots:
         lines += [f"![{p.stem}](plots/{p.name})", ""]
     if report["samples"]:

@@ -11,6 +11,7 @@ the result while the recipe's data settings (its fingerprint) are unchanged.
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import hashlib
 import json
@@ -176,41 +177,39 @@ def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any
 
 
 def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, template) -> _Tokenized:
-    """Every split through the template and the labels; rows below ``min_response_tokens`` become rejects."""
+    """Every split through the template and the labels, in one pass (one worker pool); rows below
+    ``min_response_tokens`` become rejects."""
     from sft_recipes.chat.masking import IGNORE_INDEX
     from sft_recipes.chat.tokenize import tokenize_dataset
 
     data = recipe.data
-    total = sum(len(rows) for rows in splits.values())
-    num_proc = recipe.training.dataset_num_proc or (min(os.cpu_count() or 1, 4) if total > 20000 else None)
-    result = _Tokenized()
-    layouts: dict[str, dict[str, int]] = {"rows": {}, "conversations": {}, "notes": {}}
-    for name in SPLITS:
-        rows = splits.get(name, [])
-        if not rows:
-            continue
-        done = tokenize_dataset(
-            rows, tokenizer, template, num_proc=num_proc, keep_columns=("task",),
-            max_length=recipe.training.max_length, length_policy=data.length_policy, **data.labelling_options())
-        result.rejects += [dataclasses.replace(r, split=name) for r in done.rejects]
-        result.truncated += done.truncated
-        for key, counts in (("rows", done.layouts), ("conversations", done.conversations), ("notes", done.notes)):
-            for k, v in counts.items():
-                layouts[key][k] = layouts[key].get(k, 0) + v
-        kept = done.dataset
-        origin = kept.select_columns(["row_index"]).to_dict()["row_index"]
+    names = [name for name in SPLITS if splits.get(name)]
+    rows = [row for name in names for row in splits[name]]
+    split_of = [name for name in names for _ in splits[name]]
+    num_proc = recipe.training.dataset_num_proc or (min(os.cpu_count() or 1, 4) if len(rows) > 20000 else None)
+    done = tokenize_dataset(
+        rows, tokenizer, template, num_proc=num_proc, keep_columns=("task",), split_of=split_of,
+        max_length=recipe.training.max_length, length_policy=data.length_policy, **data.labelling_options())
+    result = _Tokenized(rejects=list(done.rejects), truncated=done.truncated,
+                        multi_turn={"rows": done.layouts, "conversations": done.conversations, "notes": done.notes})
+    origin = done.dataset.select_columns(["row_index"]).to_dict()["row_index"]  # non-decreasing: rows keep order
+    cursor, first = 0, 0
+    for name in names:
+        first += len(splits[name])  # rows of this split: index < first
+        stop = bisect.bisect_left(origin, first, lo=cursor)
+        kept, own = done.dataset.select(range(cursor, stop)), origin[cursor:stop]
+        cursor = stop
         if data.min_response_tokens > 1:
             labels = kept.select_columns(["labels"]).to_dict()["labels"]
             trained = [sum(1 for x in row if x != IGNORE_INDEX) for row in labels]
-            short = {origin[i] for i, n in enumerate(trained) if n < data.min_response_tokens}
+            short = {own[i] for i, n in enumerate(trained) if n < data.min_response_tokens}
             for i in sorted(short):
                 result.rejects.append(Reject(f"response shorter than min_response_tokens ({data.min_response_tokens})",
                                              rows[i].get("source", ""), rows[i], split=name))
-            kept = kept.select([i for i, r in enumerate(origin) if r not in short])
-            origin = [r for r in origin if r not in short]
-        splits[name] = [rows[i] for i in dict.fromkeys(origin)]  # conversations kept, in order
+            kept = kept.select([i for i, r in enumerate(own) if r not in short])
+            own = [r for r in own if r not in short]
+        splits[name] = [rows[i] for i in dict.fromkeys(own)]  # conversations kept, in order
         result.datasets[name] = kept.remove_columns("row_index")
-    result.multi_turn = layouts
     return result
 
 
@@ -235,7 +234,7 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
     text = {name: text_stats(rows) for name, rows in splits.items()}
     plots = plot_report(counts, splits, tmp / "plots", text["train"])
     report = build_report(
-        splits, counts, loaded.counts, tokenized.rejects, overlap, samples, tokenizer.pad_token_id,
+        splits, counts, loaded.counts, tokenized.rejects, overlap, samples,
         extra={"template": template.to_dict(), "truncated_responses": tokenized.truncated,
                "multi_turn": tokenized.multi_turn, "seconds": round(time.perf_counter() - t0, 2)},
         text=text,
