@@ -125,8 +125,8 @@ class Renderer:
         control-token literals or any string the template compares, searches or splits with (``'/nothink'``,
         ``'</think>'``: see ``_tested_strings``), and no text inside another. So no template branch sees a
         difference between a text and the slot that stood for it. The slots hold quotes, a backslash, an
-        ampersand, a newline and a non-ASCII letter: a template that escapes, trims or changes case of a text loses
-        its slot and renders every row. The first conversation of each shape is rendered for real as well and must
+        ampersand, a newline and a non-ASCII letter (those the template does not test): a template that escapes,
+        trims or changes the case of a text loses its slot and renders every row. The first conversation of each shape is rendered for real as well and must
         come out the same, or the shape is never used. Everything else is rendered as usual."""
         out: list[Rendered | None] = [None] * len(conversations)
         if not tools and self._slots is not None:
@@ -164,7 +164,7 @@ class Renderer:
         return text
 
     def _tested(self, texts) -> bool:
-        """Whether a text holds a string the template tests (its 2-digit slot numbers may, say ``'10'``)."""
+        """Whether any of ``texts`` holds a string the template tests."""
         return self._tested_re is not None and any(self._tested_re.search(t) for t in texts)
 
     def _plain(self, messages: list[dict[str, Any]]) -> bool:
@@ -174,7 +174,7 @@ class Renderer:
         for text in texts:
             if (not text or text != text.strip() or "<" in text or ">" in text or "Slot" in text
                     or (self.control_re is not None and self.control_re.search(text))
-                    or self._tested([text])):
+                    or self._tested((text,))):
                 return False
         return not any(a is not b and a in b for a in texts for b in texts)
 

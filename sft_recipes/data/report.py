@@ -32,10 +32,10 @@ class TokenCounts:
     total: list[int]
     trained: list[int]
     tasks: list[str]
-    head: list[dict]  # the first rows, as the trainer sees them (samples, collated batch shapes)
+    head: list[dict]  # the first rows, as the trainer sees them (the report's samples)
 
     @classmethod
-    def of(cls, dataset, head: int = 4) -> "TokenCounts":
+    def of(cls, dataset, head: int = 3) -> "TokenCounts":
         import numpy as np
         import pyarrow.compute as pc
 

@@ -230,7 +230,7 @@ def _write_prepared(out: Path, recipe: Recipe, tokenizer, template, loaded, spli
     template.save(tmp / "tokenizer")
 
     counts = {name: TokenCounts.of(ds) for name, ds in tokenized.datasets.items()}
-    samples = [preview_text(tokenizer, [row], n=1) for row in counts["train"].head[:3]]
+    samples = [preview_text(tokenizer, [row], n=1) for row in counts["train"].head]
     text = {name: text_stats(rows) for name, rows in splits.items()}
     plots = plot_report(counts, splits, tmp / "plots", text["train"])
     report = build_report(
