@@ -194,9 +194,9 @@ def main(argv: list[str]) -> int:
     else:
         Console().print(preview_rows(prepared.tokenizer, rows, n=args.rows, titles=titles))
     split = prepared.dataset[args.split]
-    strip = save_mask_strip(prepared.tokenizer, split.select(range(min(64, len(split)))).to_list(),
-                            prepared.directory / "preview.png")
+    first = split.select(range(min(64, len(split)))).to_list()
+    strip = save_mask_strip(prepared.tokenizer, first, prepared.directory / "preview.png")
     print(f"mask strip: {strip}")
-    shapes = collated_batch_shapes(split.select(range(min(4, len(split)))).to_list(), prepared.tokenizer.pad_token_id)
+    shapes = collated_batch_shapes(first[:4], prepared.tokenizer.pad_token_id)
     print("collated batch of 4: " + "; ".join(f"{kind} {v}" for kind, v in shapes.items()))
     return 0

@@ -126,8 +126,9 @@ class Renderer:
         ``'</think>'``: see ``_tested_strings``), and no text inside another. So no template branch sees a
         difference between a text and the slot that stood for it. The slots hold quotes, a backslash, an
         ampersand, a newline and a non-ASCII letter (those the template does not test): a template that escapes,
-        trims or changes the case of a text loses its slot and renders every row. The first conversation of each shape is rendered for real as well and must
-        come out the same, or the shape is never used. Everything else is rendered as usual."""
+        trims or changes the case of a text loses its slot and renders every row. The first conversation of each
+        shape is rendered for real as well and must come out the same, or the shape is never used. Everything else
+        is rendered as usual."""
         out: list[Rendered | None] = [None] * len(conversations)
         if not tools and self._slots is not None:
             out = [self._from_shape(c, add_generation_prompt) for c in conversations]

@@ -193,10 +193,10 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
     result = _Tokenized(rejects=list(done.rejects), truncated=done.truncated,
                         multi_turn={"rows": done.layouts, "conversations": done.conversations, "notes": done.notes})
     origin = done.dataset.select_columns(["row_index"]).to_dict()["row_index"]  # non-decreasing: rows keep order
-    cursor, first = 0, 0
+    cursor, end = 0, 0
     for name in names:
-        first += len(splits[name])  # rows of this split: index < first
-        stop = bisect.bisect_left(origin, first, lo=cursor)
+        end += len(splits[name])  # input rows of this split: index < end
+        stop = bisect.bisect_left(origin, end, lo=cursor)
         kept, own = done.dataset.select(range(cursor, stop)), origin[cursor:stop]
         cursor = stop
         if data.min_response_tokens > 1:
