@@ -107,3 +107,19 @@ def test_yaml_no_means_the_string_for_string_fields(tmp_path):
     r = load_recipe(write(tmp_path, "eval_strategy: no\nsave_strategy: no\n"), ["--logging_strategy", "no"])
     assert (str(r.training.eval_strategy.value), str(r.training.save_strategy.value)) == ("no", "no")
     assert str(r.training.logging_strategy.value) == "no"
+
+
+def test_bf16_auto_follows_the_hardware(monkeypatch):
+    import torch
+
+    from sft_recipes.recipe import hardware
+
+    for native in (True, False):
+        monkeypatch.setattr(hardware, "native_bf16", lambda native=native: native)
+        assert load_recipe(None, ["--bf16", "auto"]).training.bf16 is native
+        assert load_recipe(None, bf16="auto").training.bf16 is native
+    monkeypatch.undo()
+    cpuinfo = Path("/proc/cpuinfo")
+    if not torch.cuda.is_available() and cpuinfo.is_file():
+        flags = set(cpuinfo.read_text().split())
+        assert hardware.native_bf16() is bool({"avx512_bf16", "amx_bf16"} & flags)

@@ -174,6 +174,9 @@ class EvalArguments:
         default=None, metadata={"help": "test rows for the held-out loss (default: eval_num_samples)"}
     )
     eval_do_sample: bool = field(default=False, metadata={"help": "sample instead of greedy decoding"})
+    eval_dtype: str = field(
+        default="auto", metadata={"help": "weights dtype for evaluation (auto: the precision the recipe trains in)",
+                                  "choices": ("auto", "float32", "bfloat16", "float16")})
     eval_test_data: list[Any] = field(
         default_factory=list,
         metadata={"help": "more test sets evaluated after the test split, each a dataset entry (path, format, ...) "

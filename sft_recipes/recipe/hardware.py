@@ -5,8 +5,22 @@ from __future__ import annotations
 from typing import Any
 
 
+def native_bf16() -> bool:
+    """Whether this machine multiplies bf16 matrices in hardware: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or
+    AMX (Intel Sapphire Rapids and later, AMD Zen 4 and later), where a bf16 GEMM runs several times faster than
+    fp32. Other CPUs emulate bf16, which is slower than fp32."""
+    import torch
+
+    if torch.cuda.is_available():
+        return bool(torch.cuda.is_bf16_supported())
+    cpu = torch.cpu
+    return any(bool(getattr(cpu, probe, lambda: False)()) for probe in ("_is_avx512_bf16_supported",
+                                                                          "_is_amx_tile_supported"))
+
+
 def apply_hardware_defaults(training: dict[str, Any]) -> None:
-    """TRL 1.16 turns bf16 on by default, which fails on a CPU: pick precision from the device unless set."""
+    """TRL 1.16 turns bf16 on by default, which fails on a CPU: pick precision from the device unless set.
+    ``bf16: auto`` trains in bf16 autocast wherever the hardware computes bf16 natively, else in fp32."""
     import torch
 
     has_accelerator = torch.cuda.is_available() or (
@@ -16,6 +30,8 @@ def apply_hardware_defaults(training: dict[str, Any]) -> None:
         from sft_recipes.train.cpu_launch import apply_cpu_launch_defaults
 
         apply_cpu_launch_defaults(training)  # use_cpu for torchrun, gloo for DeepSpeed, FSDP refused
+    if training.get("bf16") == "auto":
+        training["bf16"] = native_bf16()
     if "bf16" not in training and "fp16" not in training:
         training["bf16"] = bool(torch.cuda.is_available() and torch.cuda.is_bf16_supported())
     training.setdefault("report_to", "none")

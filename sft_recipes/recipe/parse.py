@@ -127,6 +127,9 @@ def _sort_into_sections(given: dict[str, Any], from_cli: set[str]) -> tuple[dict
             errors.append(f"unknown recipe key {key!r}{_suggest(key, index)}")
             continue
         section, hint = index[key]
+        if key == "bf16" and value == "auto":
+            per_section[section][key] = value  # resolved from the machine (hardware.py)
+            continue
         try:
             if section in ("model", "training"):
                 per_section[section][key] = _typed_by_stack(key, value, from_text=key in from_cli)
