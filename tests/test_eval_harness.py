@@ -273,6 +273,15 @@ def test_eval_cli_end_to_end(adapter_run, tiny_model_dir, smol_tokenizer, tmp_pa
     assert metrics["models"]["base"]["path"] == str(tiny_model_dir)
     assert metrics["models"]["tuned"]["heldout"]["examples"] == 2  # the loss uses the same sample budget
     assert "tuned: headline" in capsys.readouterr().out
+    # eval_dtype: auto evaluates in the precision the recipe trains in: bf16 weights give a different held-out loss
+    assert metrics["generation"]["dtype"] == "float32"
+    out16 = tmp_path / "cli-eval-bf16"
+    assert cli.main(["--config", str(recipe), "--num_samples", "2", "--out", str(out16), "--eval_batch_size", "2",
+                     "--bf16", "true"]) == 0
+    bf16 = json.loads((out16 / "metrics.json").read_text())
+    assert bf16["generation"]["dtype"] == "bfloat16"
+    fp32_loss, bf16_loss = (m["models"]["tuned"]["heldout"]["loss"] for m in (metrics, bf16))
+    assert fp32_loss != bf16_loss and abs(fp32_loss - bf16_loss) < 0.05 * fp32_loss
 
     (data / "test.jsonl").unlink()
     with pytest.raises(EvalDataError, match="test split not found: .*test.jsonl .*sft-recipes prepare"):

@@ -111,6 +111,7 @@ def compare_models(
     format_check_samples: int = 0,
     report_examples: int = 3,
     progress: bool = True,
+    dtype: Any = None,
 ) -> dict[str, Any]:
     """Evaluate every model in ``models`` (name -> model path, run dir, or None for the embedded default).
 
@@ -120,7 +121,8 @@ def compare_models(
     ``format_check_samples`` prompts are also asked as plain text to detect format overfitting (see
     ``metrics.format_overfitting``). A model whose tokenizer has no chat template gets the first other
     model's template, so both models see the same prompt; metrics.json records which template was used.
-    Returns the metrics written to metrics.json.
+    ``dtype`` is the weights dtype every model is loaded in (default float32). Returns the metrics written to
+    metrics.json.
     """
     if not models:
         raise EvalDataError("no models to evaluate")
@@ -134,7 +136,7 @@ def compare_models(
     outputs: dict[str, list[str]] = {}
     results: dict[str, Any] = {}
     for name, path in models.items():
-        model, tokenizer = load_for_inference(path)
+        model, tokenizer = load_for_inference(path, dtype=dtype)
         prompt_template = "own"
         if not tokenizer.chat_template and template is not None:
             tokenizer.chat_template = template
@@ -153,8 +155,9 @@ def compare_models(
         del model
         gc.collect()
 
-    metrics = {"num_prompts": len(data.rows), "tasks": sorted(set(data.tasks)), "generation": settings.record(),
-               "models": results}
+    weights = str(dtype or "torch.float32").replace("torch.", "")
+    metrics = {"num_prompts": len(data.rows), "tasks": sorted(set(data.tasks)),
+               "generation": {**settings.record(), "dtype": weights}, "models": results}
     _write_outputs(out, models, metrics, _generation_rows(data, outputs, models), report_examples)
     return metrics
 

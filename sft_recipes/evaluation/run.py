@@ -39,6 +39,17 @@ def trained_run(recipe, run_dir: str | Path | None) -> Path:
     return run_dir
 
 
+def eval_dtype(recipe):
+    """The dtype models are evaluated in: ``eval_dtype``, or with ``auto`` the precision the recipe trains in
+    (bf16 autocast -> bfloat16, fp16 -> float16, else float32), so answers come from the numbers trained on."""
+    import torch
+
+    name = recipe.eval.eval_dtype
+    if name == "auto":
+        name = "bfloat16" if recipe.training.bf16 else "float16" if recipe.training.fp16 else "float32"
+    return getattr(torch, name)
+
+
 def base_vs_tuned(recipe, run_dir: Path, rows: Sequence[dict[str, Any]], out_dir: Path, *, tokenized: Any,
                   base: str | None, num_samples: int | None, format_check_samples: int) -> dict:
     """``compare_models`` for the recipe's base model and the run, with the recipe's eval settings."""
@@ -48,6 +59,7 @@ def base_vs_tuned(recipe, run_dir: Path, rows: Sequence[dict[str, Any]], out_dir
         rows, out_dir, GenerationSettings.from_recipe(recipe), tokenized=tokenized,
         num_samples=num_samples if num_samples is not None else ev.eval_num_samples,
         heldout_samples=ev.eval_heldout_samples, format_check_samples=format_check_samples,
+        dtype=eval_dtype(recipe),
     )
 
 

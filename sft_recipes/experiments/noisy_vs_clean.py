@@ -206,7 +206,7 @@ def _train_on(recipe, train_file: Path, run_dir: Path, retrain: bool) -> dict[st
 
 def _evaluate(recipe, out: Path, data_dir: Path, test_rows, with_base: bool, num_samples: int | None) -> dict:
     from sft_recipes.evaluation.compare import compare_models
-    from sft_recipes.evaluation.run import load_heldout_split
+    from sft_recipes.evaluation.run import eval_dtype, load_heldout_split
     from sft_recipes.inference.settings import GenerationSettings
 
     models = {"base": recipe.model.model_name_or_path} if with_base else {}
@@ -215,6 +215,7 @@ def _evaluate(recipe, out: Path, data_dir: Path, test_rows, with_base: bool, num
         models, test_rows, out / "eval", GenerationSettings.from_recipe(recipe),
         tokenized=load_heldout_split(data_dir),
         num_samples=num_samples if num_samples is not None else recipe.eval.eval_num_samples,
+        dtype=eval_dtype(recipe),
     )
 
 
