@@ -141,6 +141,20 @@ def caption_upper(rng: random.Random, c: Case) -> Caption:
     return Caption(text, c.case_name, c.court.name, (c.caption_name, c.court.name.upper()) if shown else None)
 
 
+def caption_court_first(rng: random.Random, c: Case) -> Caption:
+    """The court's name above the case name, as slip opinions and many reporters print it: with name-first layouts
+    as common, the line a case name is on is never a shortcut for finding it."""
+    upper = rng.random() < 0.5
+    name = c.caption_name if upper else c.case_name
+    court = c.court.name.upper() if upper and rng.random() < 0.5 else c.court.name
+    banner = rng.choice(("", "PUBLISHED", "OPINION", "UNPUBLISHED OPINION", "FOR PUBLICATION"))
+    docket = rng.choice((f"No. {c.docket}", f"Docket No. {c.docket}", f"Case No. {c.docket}"))
+    when = rng.choice((f"Decided {spell(c.decided)}", f"Filed {spell(c.decided)}", f"Decided: {spell(c.decided)}"))
+    sep = rng.choice(("\n", "\n\n"))
+    parts = [banner, court, name, docket, when] if rng.random() < 0.5 else [banner, court, docket, name, when]
+    return Caption(sep.join(p for p in parts if p), name, c.court.name, (name, court))
+
+
 def caption_composed(rng: random.Random, c: Case) -> Caption:
     """A caption put together from its usual parts in a random order and spelling: teaches where a case name and a
     court are, whatever the layout (none of the held-out layouts' own parts are used)."""
@@ -165,6 +179,7 @@ def caption_composed(rng: random.Random, c: Case) -> Caption:
 CAPTIONS = {
     "train": (caption_none, caption_none, caption_none, caption_plain, caption_reports, caption_slip,
               caption_docket_first, caption_head_matter, caption_docket_line, caption_court_docket, caption_upper,
+              caption_court_first, caption_court_first, caption_court_first, caption_court_first,
               caption_composed, caption_composed, caption_composed, caption_composed, caption_composed),
     "heldout": (caption_westlaw, caption_state_header, caption_name_line, caption_memo),
 }
