@@ -7,7 +7,9 @@ forms ("Id. at 5", "Smith, 123 F.3d at 460", supra), statutes, dispositions in e
 history in the past tense before them, sometimes a dissent after them, and lengths from ~150 words to ~2,400.
 
 ``styles="heldout"`` draws every style choice from pools disjoint from training's (styles.py): a held-out *style*
-split that measures transfer to writing never seen in training. ``SyntheticOpinion.truth`` holds the answers the
+split that measures transfer to writing never seen in training. Training opinions also cite a wider spread of cases
+(a short one one to five, a held-out one two or three): with lists of one length common, a model learns to stop a
+list from habit rather than from the text. ``SyntheticOpinion.truth`` holds the answers the
 task builder must derive (a test checks it does, for both splits). Opinion ``i`` of seed ``s`` depends only on
 (styles, s, i, max_words), so a seed gives the same corpus everywhere and a larger corpus starts with the smaller one.
 """
@@ -190,6 +192,8 @@ class _Writer:
         return f"{facts} {appellant[0].upper() + appellant[1:]} {rng.choice(('appealed', 'timely appealed'))}."
 
     def _authority_count(self) -> int:
+        if self.styles == "train":  # a wide spread, so that how many a list holds is never a guess from habit
+            return max(1, min(12, self.target // 140 + self.rng.randint(0, 4)))
         return max(2, min(12, self.target // 140 + self.rng.randint(0, 2)))
 
     def _analysis(self, authorities: list[Authority], laws: list[str]) -> list[str]:
