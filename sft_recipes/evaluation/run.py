@@ -44,10 +44,10 @@ def eval_dtype(recipe):
     (bf16 autocast -> bfloat16, fp16 -> float16, else float32), so answers come from the numbers trained on."""
     import torch
 
+    from sft_recipes.train.methods import training_precision
+
     name = recipe.eval.eval_dtype
-    if name == "auto":
-        name = "bfloat16" if recipe.training.bf16 else "float16" if recipe.training.fp16 else "float32"
-    return getattr(torch, name)
+    return getattr(torch, training_precision(recipe.training) if name == "auto" else name)
 
 
 def base_vs_tuned(recipe, run_dir: Path, rows: Sequence[dict[str, Any]], out_dir: Path, *, tokenized: Any,

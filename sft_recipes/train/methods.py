@@ -47,9 +47,12 @@ def torch_dtype(model_args: Any, training_args: Any):
     import torch
 
     name = model_args.dtype or "float32"
-    if name == "auto":
-        name = "bfloat16" if training_args.bf16 else "float16" if training_args.fp16 else "float32"
-    return getattr(torch, name)
+    return getattr(torch, training_precision(training_args) if name == "auto" else name)
+
+
+def training_precision(training_args: Any) -> str:
+    """The dtype name the training computes in: bfloat16 (bf16 autocast), float16 (fp16) or float32."""
+    return "bfloat16" if training_args.bf16 else "float16" if training_args.fp16 else "float32"
 
 
 def quantization_config(model_args: Any, compute_dtype):
