@@ -123,3 +123,18 @@ def test_bf16_auto_follows_the_hardware(monkeypatch):
     if not torch.cuda.is_available() and cpuinfo.is_file():
         flags = set(cpuinfo.read_text().split())
         assert hardware.native_bf16() is bool({"avx512_bf16", "amx_bf16"} & flags)
+
+
+def test_cpu_lora_in_bf16_keeps_its_frozen_base_in_bf16():
+    """LoRA in bf16 autocast on a CPU loads the base in bf16 (autocast would cast every fp32 weight in every
+    forward); full fine-tuning, fp32 training, a quantized base and an explicit dtype are left alone."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("a CPU default (gpu_defaults.py covers CUDA)")
+    lora = ["--use_peft", "true", "--bf16", "true"]
+    assert load_recipe(None, lora).model.dtype == "bfloat16"
+    assert load_recipe(None, lora + ["--dtype", "float32"]).model.dtype == "float32"
+    assert load_recipe(None, ["--use_peft", "true", "--bf16", "false"]).model.dtype != "bfloat16"
+    assert load_recipe(None, ["--bf16", "true"]).model.dtype != "bfloat16"
+    assert load_recipe(None, lora + ["--load_in_4bit", "true"]).model.dtype != "bfloat16"

@@ -10,7 +10,7 @@ import torch
 from datasets import Dataset, DatasetDict
 
 from sft_recipes.evaluation import cli
-from sft_recipes.evaluation.compare import EvalDataError, compare_models, split_prompt
+from sft_recipes.evaluation.compare import EvalDataError, answer_budgets, compare_models, split_prompt
 from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.evaluation.heldout import HeldoutError, heldout_loss
 from sft_recipes.evaluation.metrics import score_rows
@@ -194,6 +194,18 @@ def test_load_for_inference_adapter_run(adapter_run, tiny_model_dir):
         torch.testing.assert_close(merged(input_ids=ids).logits, tuned_logits, atol=1e-5, rtol=1e-4)
 
 
+def test_answer_budgets_follow_each_scored_tasks_longest_reference(smol_tokenizer):
+    tasks = ["case_name", "case_name", "holding", "", "summarize"]
+    refs = ["Smith v. Jones", "United States v. Ramirez-Delgado", "AFFIRMED", "a free-form answer", "x " * 200]
+    n = {r: len(smol_tokenizer(r, add_special_tokens=False)["input_ids"]) for r in refs}
+    budgets = answer_budgets(tasks, refs, smol_tokenizer, GenerationSettings(max_new_tokens=64))
+    longest_name = max(n[refs[0]], n[refs[1]])
+    # a free-form row (no task family scores it) keeps the full budget; none exceeds max_new_tokens
+    assert budgets == [2 * longest_name + 16] * 2 + [2 * n["AFFIRMED"] + 16, 64, 64]
+    off = GenerationSettings(max_new_tokens=64, task_budgets=False)
+    assert answer_budgets(tasks, refs, smol_tokenizer, off) == [64] * 5
+
+
 def test_split_prompt_uses_last_assistant_turn():
     prompt, reference = split_prompt(TEST_ROWS[3])
     assert reference == "The Supreme Court."
@@ -270,6 +282,7 @@ def test_eval_cli_end_to_end(adapter_run, tiny_model_dir, smol_tokenizer, tmp_pa
     assert cli.main(["--config", str(recipe), "--num_samples", "2", "--out", str(out), "--eval_batch_size", "2"]) == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["num_prompts"] == 2 and metrics["generation"]["max_new_tokens"] == 3
+    assert metrics["generation"]["task_budgets"] is True and "answer_budgets" in metrics["models"]["tuned"]
     assert metrics["models"]["base"]["path"] == str(tiny_model_dir)
     assert metrics["models"]["tuned"]["heldout"]["examples"] == 2  # the loss uses the same sample budget
     assert "tuned: headline" in capsys.readouterr().out

@@ -157,6 +157,38 @@ def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_s
     assert shared_prompt_tokens < plain_prompt_tokens - doc_tokens  # each document encoded once, not three times
 
 
+def test_budgets_end_each_answer_and_short_answers_batch_together(lively_model):
+    """Each prompt's answer stops at its own budget, exactly as if generated alone with that budget, and rows are
+    batched by budget: the short answers of two documents do not run as long as the long ones."""
+    model, tok = lively_model
+    docs = ("The Court of Appeals held that the contract was void because the seller never signed it. " * 4,
+            "In Smith v. Jones the district court dismissed the complaint for lack of standing, and we affirm. " * 3)
+    questions = ("Summarize the opinion.", "Which court?", "Name?")
+    prompts = [[{"role": "user", "content": doc + "\n\nQuestion: " + q}] for doc in docs for q in questions]
+    budgets = [12, 3, 3] * 2
+    alone = [generate_token_ids(model, tok, [p], GenerationSettings(max_new_tokens=b, batch_size=1,
+                                                                    share_prefixes=False), progress=False)[0]
+             for p, b in zip(prompts, budgets)]
+
+    seen = []
+    hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
+    try:
+        settings = GenerationSettings(max_new_tokens=12, batch_size=2)
+        budgeted = generate_token_ids(model, tok, prompts, settings, budgets=budgets, progress=False)
+        budgeted_steps = sum(b for b, t in seen if t == 1)  # rows x decode steps
+        seen.clear()
+        generate_token_ids(model, tok, prompts, settings, progress=False)
+        full_steps = sum(b for b, t in seen if t == 1)
+    finally:
+        hook.remove()
+    assert budgeted == alone
+    assert [len(ids) for ids in budgeted] == budgets  # the random model never ends a turn by itself
+    # long rows together (2 rows x 11 steps), short rows together (4 rows x 2 steps), against 6 rows x 11 steps
+    assert budgeted_steps == 2 * 11 + 4 * 2 and full_steps == 6 * 11
+    with pytest.raises(GenerationError, match="between 1 and max_new_tokens"):
+        generate_token_ids(model, tok, prompts, settings, budgets=[13] * 6, progress=False)
+
+
 def test_sampling_is_seeded(tiny):
     model, tok = tiny
     sampling = GenerationSettings(max_new_tokens=6, do_sample=True, temperature=1.0, seed=7)

@@ -31,7 +31,8 @@ from sft_recipes.data.jsonl import iter_jsonl
 
 GENERATIONS_FILE = "generations.jsonl"
 METRICS_FILE = "metrics.json"
-TRAINING_CURVES = "training_curves.png"  # written by run_log.plot_training_curves into every run dir
+TRAINING_CURVES = "training_curves.png"
+BUDGET_SLACK = 16  # tokens beyond twice a task's longest reference answer (answer_budgets)  # written by run_log.plot_training_curves into every run dir
 
 
 class EvalDataError(SFTRecipesError):
@@ -141,11 +142,13 @@ def compare_models(
         if not tokenizer.chat_template and template is not None:
             tokenizer.chat_template = template
             prompt_template = f"borrowed from {template_owner}"
-        outputs[name] = generate(model, tokenizer, data.prompts, settings, batch_keys=data.tasks,
+        budgets = answer_budgets(data.tasks, data.references, tokenizer, settings)
+        outputs[name] = generate(model, tokenizer, data.prompts, settings, batch_keys=data.tasks, budgets=budgets,
                                  progress=progress, desc=f"generating ({name})")
         results[name] = {
             "path": str(path) if path is not None else "embedded",
             "prompt_template": prompt_template,
+            "answer_budgets": dict(sorted(zip(data.tasks, budgets))),
             **_scores(data, outputs[name]),
             "heldout": _heldout(model, tokenizer, tokenized, heldout_batch_size, progress, name),
         }
@@ -160,6 +163,26 @@ def compare_models(
                "generation": {**settings.record(), "dtype": weights}, "models": results}
     _write_outputs(out, models, metrics, _generation_rows(data, outputs, models), report_examples)
     return metrics
+
+
+def answer_budgets(tasks: Sequence[str], references: Sequence[str], tokenizer,
+                   settings: GenerationSettings) -> list[int]:
+    """New-token budget per row. With ``settings.task_budgets``, a row whose task a task family scores against its
+    reference (a case name, a disposition, a citation list) gets twice the task's longest reference plus
+    ``BUDGET_SLACK`` tokens, at most ``max_new_tokens``: a longer answer cannot match, and a batch of one-line
+    answers then stops long before a batch of summaries. Other rows (free-form answers a judge may read) keep
+    ``max_new_tokens``."""
+    from sft_recipes.tasks.registry import family_of
+
+    cap = settings.max_new_tokens
+    if not settings.task_budgets:
+        return [cap] * len(tasks)
+    longest: dict[str, int] = {}
+    for task, reference in zip(tasks, references):
+        if task and family_of(task) is not None:
+            n = len(tokenizer(reference, add_special_tokens=False)["input_ids"])
+            longest[task] = max(longest.get(task, 0), n)
+    return [min(cap, 2 * longest[t] + BUDGET_SLACK) if t in longest else cap for t in tasks]
 
 
 def _limit_rows(tokenized: Any, limit: int | None) -> Any:

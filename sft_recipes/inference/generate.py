@@ -89,19 +89,41 @@ def _tokenize_prompts(tokenizer, prompts: Sequence[Prompt], template: TemplateIn
     return [encode_prompt(tokenizer, p, template) for p in prompts]
 
 
-def _plan_batches(encoded: list[list[int]], keys: list[str], settings: GenerationSettings) -> list[list[tuple]]:
-    """Batches of (shared prefix length, prompt index): cached-prefix groups first, then the rest by key and length."""
+def _plan_batches(encoded: list[list[int]], keys: list[str], budgets: list[int],
+                  settings: GenerationSettings) -> list[list[tuple]]:
+    """Batches of (shared prefix length, prompt index): cached-prefix groups first, then the rest by key and length.
+
+    A batch runs until its longest answer ends, so rows with different budgets are not batched together where it
+    can be helped: prefix groups go whole into batches when every row has the same budget, else their rows are
+    batched in order of budget (each row still runs from its own group's cache)."""
     lone = list(range(len(encoded)))
     groups: list = []
     if settings.share_prefixes:
         groups, lone = shared_prefix_groups(encoded)
-    batches = prefix_batches(groups, settings.batch_size)
     size = settings.batch_size
-    for key in dict.fromkeys(keys[i] for i in lone):
+    grouped = [(shared, i) for shared, members in groups for i in members]
+    if len({budgets[i] for _, i in grouped}) <= 1:
+        batches = prefix_batches(groups, size)
+    else:
+        grouped.sort(key=lambda row: -budgets[row[1]])  # stable: a group's rows of one budget stay together
+        batches = [grouped[k : k + size] for k in range(0, len(grouped), size)]
+    for key in dict.fromkeys((budgets[i], keys[i]) for i in sorted(lone, key=lambda i: -budgets[i])):
         # a batch runs until its longest answer ends: one-line answers are not batched with long ones
-        order = sorted((i for i in lone if keys[i] == key), key=lambda i: len(encoded[i]))
+        order = sorted((i for i in lone if (budgets[i], keys[i]) == key), key=lambda i: len(encoded[i]))
         batches += [[(0, i) for i in order[k : k + size]] for k in range(0, len(order), size)]
     return batches
+
+
+def _row_budgets(budgets: Sequence[int] | None, n: int, max_new_tokens: int) -> list[int]:
+    """New-token budget per prompt: the given ones (each at most ``max_new_tokens``), else ``max_new_tokens``."""
+    if budgets is None:
+        return [max_new_tokens] * n
+    if len(budgets) != n:
+        raise GenerationError(f"{len(budgets)} budgets for {n} prompts")
+    if any(not 1 <= b <= max_new_tokens for b in budgets):
+        raise GenerationError(f"every budget must be between 1 and max_new_tokens ({max_new_tokens}), got "
+                              f"{min(budgets)}..{max(budgets)}")
+    return list(budgets)
 
 
 def _batch_tensors(encoded: list[list[int]], batch: list[tuple[int, int]], prefixes, pad_id: int):
@@ -141,6 +163,7 @@ def generate_token_ids(
     progress: bool = True,
     desc: str = "generating",
     batch_keys: Sequence[str] | None = None,
+    budgets: Sequence[int] | None = None,
     template: TemplateInfo | None = None,
     **generate_kwargs: Any,
 ) -> list[list[int]]:
@@ -157,9 +180,11 @@ def generate_token_ids(
         return []
     if batch_keys is not None and len(batch_keys) != len(prompts):
         raise GenerationError(f"{len(batch_keys)} batch keys for {len(prompts)} prompts")
+    budgets = _row_budgets(budgets, len(prompts), settings.max_new_tokens)
     stops, eos_ids, pad_id = _stop_settings(model, tokenizer, template, settings)
     encoded = _tokenize_prompts(tokenizer, prompts, template)
-    batches = _plan_batches(encoded, list(batch_keys) if batch_keys is not None else [""] * len(prompts), settings)
+    batches = _plan_batches(encoded, list(batch_keys) if batch_keys is not None else [""] * len(prompts), budgets,
+                            settings)
     if settings.do_sample:
         torch.manual_seed(settings.seed)
     device = next(model.parameters()).device
@@ -172,11 +197,12 @@ def generate_token_ids(
         prefixes = caches.prefixes(n)
         input_ids, attention_mask, cached, width = _batch_tensors(encoded, batch, prefixes, pad_id)
         extra: dict[str, Any] = {"past_key_values": caches.stacked(prefixes)} if cached else {}
+        decoding = {**settings.generate_kwargs(), "max_new_tokens": max(budgets[i] for _, i in batch)}
         with torch.no_grad():
             output = model.generate(input_ids=input_ids.to(device), attention_mask=attention_mask.to(device),
-                                    **stopping, **settings.generate_kwargs(), **extra, **generate_kwargs)
+                                    **stopping, **decoding, **extra, **generate_kwargs)
         for row, (_, i) in enumerate(batch):
-            new_tokens = output[row, cached + width :].tolist()
+            new_tokens = output[row, cached + width :].tolist()[: budgets[i]]  # a row's answer ends at its budget
             end = next((k for k, t in enumerate(new_tokens) if t in eos_ids), len(new_tokens))
             results[i] = new_tokens[:end]
         caches.release(n)
@@ -192,6 +218,7 @@ def generate(
     progress: bool = True,
     desc: str = "generating",
     batch_keys: Sequence[str] | None = None,
+    budgets: Sequence[int] | None = None,
     template: TemplateInfo | None = None,
     **generate_kwargs: Any,
 ) -> list[str]:
@@ -203,11 +230,13 @@ def generate(
     the first stop string on, and keeps any other special token the model wrote (so format checks can see it).
     Sampling is seeded, so a rerun with the same seed and batch size gives the same answers. ``generate_kwargs``
     go to ``model.generate`` (e.g. a ``logits_processor``). Prompts with different ``batch_keys`` (e.g. tasks
-    with short and long answers) are not batched together unless they share a prefix.
+    with short and long answers) are not batched together unless they share a prefix. ``budgets`` gives each
+    prompt its own new-token budget (at most ``settings.max_new_tokens``): an answer ends there, and prompts are
+    batched by budget, so a batch of one-line answers stops long before a batch of summaries.
     """
     settings = settings or GenerationSettings()
     stops = list(template_stop_strings(tokenizer, template) if settings.stop_strings is None else settings.stop_strings)
     ids = generate_token_ids(model, tokenizer, prompts, settings.replace(stop_strings=stops), progress=progress,
-                             desc=desc, batch_keys=batch_keys, template=template, **generate_kwargs)
+                             desc=desc, batch_keys=batch_keys, budgets=budgets, template=template, **generate_kwargs)
     # special tokens stay visible: a leaked "<|im_start|>user" is a format error the metrics must see
     return [cut_at_stop_strings(tokenizer.decode(t, skip_special_tokens=False), stops).strip() for t in ids]

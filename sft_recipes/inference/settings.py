@@ -28,6 +28,7 @@ class GenerationSettings:
     seed: int = 0  # seeds sampling; with the same batch size a rerun gives the same answers
     stop_strings: Sequence[str] | None = None  # None: the ones the chat template implies
     share_prefixes: bool = True  # encode a long shared prompt opening once (inference/prefix_cache.py)
+    task_budgets: bool = True  # scored tasks' answers get budgets from their references (compare.answer_budgets)
 
     def __post_init__(self) -> None:
         if self.batch_size < 1:
@@ -39,7 +40,8 @@ class GenerationSettings:
     def from_eval_args(cls, ev, seed: int = 0) -> "GenerationSettings":
         """The recipe's ``eval_*`` decoding keys (``EvalArguments``); ``seed`` is the recipe's training seed."""
         return cls(max_new_tokens=ev.eval_max_new_tokens, batch_size=ev.eval_batch_size,
-                   do_sample=ev.eval_do_sample, temperature=ev.eval_temperature, seed=seed)
+                   do_sample=ev.eval_do_sample, temperature=ev.eval_temperature, seed=seed,
+                   task_budgets=ev.eval_task_budgets)
 
     @classmethod
     def from_recipe(cls, recipe) -> "GenerationSettings":
@@ -58,4 +60,5 @@ class GenerationSettings:
     def record(self) -> dict[str, Any]:
         """What a report records about the settings (``metrics.json`` ``generation``)."""
         return {"max_new_tokens": self.max_new_tokens, "batch_size": self.batch_size, "do_sample": self.do_sample,
-                "temperature": self.temperature if self.do_sample else None, "seed": self.seed}
+                "temperature": self.temperature if self.do_sample else None, "seed": self.seed,
+                "task_budgets": self.task_budgets}

@@ -169,6 +169,11 @@ def _check_spec(entry: Any, key: str = "datasets") -> dict:
 class EvalArguments:
     eval_max_new_tokens: int = field(default=256, metadata={"help": "generation budget per answer"})
     eval_batch_size: int = field(default=8, metadata={"help": "prompts per generation batch"})
+    eval_task_budgets: bool = field(
+        default=True, metadata={"help": "answers of scored tasks (case name, disposition, citations, ...) get at most "
+                                        "twice the task's longest reference + 16 tokens (never more than "
+                                        "eval_max_new_tokens); false: every answer gets eval_max_new_tokens"},
+    )
     eval_num_samples: int | None = field(default=None, metadata={"help": "evaluate at most this many test rows"})
     eval_heldout_samples: int | None = field(
         default=None, metadata={"help": "test rows for the held-out loss (default: eval_num_samples)"}

@@ -47,7 +47,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     """Read a recipe YAML (or none: all defaults), apply ``--key value`` overrides and keyword values."""
     from sft_recipes.recipe.checks import validate_recipe
     from sft_recipes.recipe.gpu_defaults import apply_gpu_defaults
-    from sft_recipes.recipe.hardware import apply_hardware_defaults, unavailable_features
+    from sft_recipes.recipe.hardware import apply_cpu_lora_bf16_weights, apply_hardware_defaults, unavailable_features
 
     raw = _read_recipe_file(Path(path)) if path is not None else {}
     given, notes, alias_errors, from_cli = {}, [], [], set()
@@ -68,6 +68,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     _use_current_checkpointing_names(training)
     apply_hardware_defaults(training)
     apply_gpu_defaults(per_section["model"], training)
+    apply_cpu_lora_bf16_weights(per_section["model"], training)
     notes += unavailable_features(per_section["model"], training)
     classes = section_classes()
     built = {}

@@ -121,23 +121,22 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
                 f"{type(self.accelerator.unwrap_model(model)).__name__} ignored logits_to_keep as a boolean mask "
                 f"(logits {tuple(logits.shape)} for {targets.numel()} labelled positions)"
             )
-        logits = logits.float()
-        nll = F.cross_entropy(logits, targets, reduction="sum")
+        log_probs = logits.float().log_softmax(-1)  # once: the loss and the logged metrics both read it
+        nll = F.nll_loss(log_probs, targets, reduction="sum")
         num_tokens = targets.numel() if num_items_in_batch is None else num_items_in_batch
         loss = nll / torch.as_tensor(num_tokens).clamp(min=1)
         if self.args.average_tokens_across_devices and num_items_in_batch is not None:
             loss = loss * (self.accelerator.num_processes // self.get_tp_size())
-        self._log_token_metrics(mode, logits.detach(), targets, inputs)
+        self._log_token_metrics(mode, log_probs.detach(), targets, inputs)
         return loss
 
-    def _log_token_metrics(self, mode: str, logits: torch.Tensor, targets: torch.Tensor, inputs) -> None:
-        """TRL's entropy / mean_token_accuracy / num_tokens metrics, from the labelled positions' logits."""
+    def _log_token_metrics(self, mode: str, log_probs: torch.Tensor, targets: torch.Tensor, inputs) -> None:
+        """TRL's entropy / mean_token_accuracy / num_tokens metrics, from the labelled positions' log-probabilities."""
         with torch.no_grad():
-            log_probs = logits.log_softmax(-1)
             entropy_sum = -(log_probs.exp() * log_probs).sum()
-            correct = (logits.argmax(-1) == targets).sum()
+            correct = (log_probs.argmax(-1) == targets).sum()
         gather = self.accelerator.gather_for_metrics
-        num_valid = gather(torch.tensor(targets.numel(), device=logits.device)).sum()
+        num_valid = gather(torch.tensor(targets.numel(), device=log_probs.device)).sum()
         entropy_sum = gather(entropy_sum).sum()
         correct = gather(correct).sum()
         self._metrics[mode]["entropy"].append((entropy_sum / num_valid).item() if num_valid > 0 else 0.0)
@@ -146,6 +145,6 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
             if "attention_mask" in inputs:
                 local = inputs["attention_mask"].sum()
             else:  # padding-free: one row of real tokens
-                local = torch.tensor(inputs["position_ids"].size(1), device=logits.device)
+                local = torch.tensor(inputs["position_ids"].size(1), device=log_probs.device)
             self._total_train_tokens += gather(local).sum().item() // self._tp_size
         self._metrics[mode]["num_tokens"] = [self._total_train_tokens]
