@@ -157,9 +157,11 @@ def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_s
     assert shared_prompt_tokens < plain_prompt_tokens - doc_tokens  # each document encoded once, not three times
 
 
-def test_budgets_end_each_answer_and_short_answers_batch_together(lively_model):
+@pytest.mark.parametrize("batch_size", [2, 8])
+def test_budgets_end_each_answer_and_short_answers_batch_together(lively_model, batch_size):
     """Each prompt's answer stops at its own budget, exactly as if generated alone with that budget, and rows are
-    batched by budget: the short answers of two documents do not run as long as the long ones."""
+    batched by budget: the short answers of two documents do not run as long as the long ones, even when all six
+    rows would fit one batch."""
     model, tok = lively_model
     docs = ("The Court of Appeals held that the contract was void because the seller never signed it. " * 4,
             "In Smith v. Jones the district court dismissed the complaint for lack of standing, and we affirm. " * 3)
@@ -173,7 +175,7 @@ def test_budgets_end_each_answer_and_short_answers_batch_together(lively_model):
     seen = []
     hook = model.get_input_embeddings().register_forward_hook(lambda m, args, out: seen.append(args[0].shape))
     try:
-        settings = GenerationSettings(max_new_tokens=12, batch_size=2)
+        settings = GenerationSettings(max_new_tokens=12, batch_size=batch_size)
         budgeted = generate_token_ids(model, tok, prompts, settings, budgets=budgets, progress=False)
         budgeted_steps = sum(b for b, t in seen if t == 1)  # rows x decode steps
         seen.clear()

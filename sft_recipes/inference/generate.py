@@ -106,11 +106,27 @@ def _plan_batches(encoded: list[list[int]], keys: list[str], budgets: list[int],
         batches = prefix_batches(groups, size)
     else:
         grouped.sort(key=lambda row: -budgets[row[1]])  # stable: a group's rows of one budget stay together
-        batches = [grouped[k : k + size] for k in range(0, len(grouped), size)]
+        batches = _budget_batches(grouped, budgets, size)
     for key in dict.fromkeys((budgets[i], keys[i]) for i in sorted(lone, key=lambda i: -budgets[i])):
         # a batch runs until its longest answer ends: one-line answers are not batched with long ones
         order = sorted((i for i in lone if (budgets[i], keys[i]) == key), key=lambda i: len(encoded[i]))
         batches += [[(0, i) for i in order[k : k + size]] for k in range(0, len(order), size)]
+    return batches
+
+
+BUDGET_SPREAD = 0.75  # a batch takes rows down to this share of its largest budget
+
+
+def _budget_batches(rows: list[tuple[int, int]], budgets: list[int], size: int) -> list[list[tuple[int, int]]]:
+    """``rows`` (sorted by budget, largest first) in batches of at most ``size`` whose smallest budget is at least
+    ``BUDGET_SPREAD`` of their largest: thirty rows that fit one batch still run as a batch of summaries and a batch
+    of one-line answers, since every row of a batch costs a decoding step until the batch's largest budget."""
+    batches: list[list[tuple[int, int]]] = []
+    for row in rows:
+        if batches and len(batches[-1]) < size and budgets[row[1]] >= BUDGET_SPREAD * budgets[batches[-1][0][1]]:
+            batches[-1].append(row)
+        else:
+            batches.append([row])
     return batches
 
 
