@@ -354,7 +354,9 @@ def test_chatml_on_base_export_stops_and_keeps_new_rows(chatml_base, tmp_path):
     merged_dir = export_run(tmp_path / "run", merge=True, out=tmp_path / "merged").path
     merged = AutoModelForCausalLM.from_pretrained(merged_dir, dtype=torch.float32)
     assert merged.get_input_embeddings().weight.shape[0] == len(tokenizer)
-    torch.testing.assert_close(logits(merged, ids), reference, atol=1e-5, rtol=0)
+    # merging W + BA re-rounds fp32 sums: a few logits of size ~3 move by ~1e-5 on some CPUs' kernels (a lost
+    # adapter or a lost embedding row moves them by far more than this)
+    torch.testing.assert_close(logits(merged, ids), reference, atol=1e-5, rtol=1e-5)
     trained = reloaded.get_input_embeddings()(torch.tensor(new_ids))  # adapter-on-base rows of the new tokens
     torch.testing.assert_close(merged.get_input_embeddings().weight[new_ids], trained.detach(), atol=0, rtol=0)
     base_rows = AutoModelForCausalLM.from_pretrained(chatml_base).get_input_embeddings().weight.shape[0]
