@@ -31,8 +31,8 @@ from sft_recipes.data.jsonl import iter_jsonl
 
 GENERATIONS_FILE = "generations.jsonl"
 METRICS_FILE = "metrics.json"
-TRAINING_CURVES = "training_curves.png"
-BUDGET_SLACK = 16  # tokens beyond twice a task's longest reference answer (answer_budgets)  # written by run_log.plot_training_curves into every run dir
+TRAINING_CURVES = "training_curves.png"  # written by run_log.plot_training_curves into every run dir
+BUDGET_SLACK = 16  # tokens beyond twice a task's longest reference answer (answer_budgets)
 
 
 class EvalDataError(SFTRecipesError):
