@@ -225,13 +225,21 @@ CITATION_SENTENCES = {
               ("{P1}. {f1}.", 1), ("As we said in {f1}, {p1}.", 1), ("{P1}. See {f1}; see also {f2}.", 2),
               ("{P1}. See, e.g., {f1}.", 1), ("Cf. {f1} (noting that {p1}).", 1), ("Under {f1}, {p1}.", 1),
               ("{P1}. Accord {f1}.", 1), ("But see {f1} (suggesting that {p1}).", 1),
-              ("{P1}. Compare {f1}, with {f2}.", 2), ("The {lower} relied on {f1}, which held that {p1}.", 1)),
+              ("{P1}. Compare {f1}, with {f2}.", 2), ("The {lower} relied on {f1}, which held that {p1}.", 1),
+              # where real opinions also put citations: as the subject, mid-sentence, strings without a second signal
+              ("{f1}, is instructive. There, the court held that {p1}.", 1), ("{P1}. See {f1}; {f2}.", 2),
+              ("We agree with the reasoning of {f1}: {p1}.", 1),
+              ("Both parties rely on {f1}, which holds that {p1}.", 1),
+              ("It is settled that {p1}. E.g., {f1}.", 1), ("As the court noted in {f1}, {p1}. Accord {f2}.", 2),
+              ("{P1}; see also {f1}.", 1), ("The rule announced in {f1}, applies: {p1}.", 1),
+              ("{P1}. {f1}; see also {f2} (same).", 2), ("Nothing in {f1}, suggests otherwise, for {p1}.", 1)),
     "heldout": (("{f1}, teaches that {p1}.", 1), ("Cf. {f1} (explaining that {p1}).", 1),
                 ("We have long recognized that {p1}. See {f1}.", 1), ("{P1}, as the court observed in {f1}.", 1),
                 ("The rule is well settled: {p1}. {f1}.", 1), ("{P1}. See generally {f1}; accord {f2}.", 2)),
 }
 SHORT_FORMS = {
-    "train": ("{short}.", "Id. at {pin}.", "Id.", "{supra}.", "Ibid.", "See {short}."),
+    "train": ("{short}.", "Id. at {pin}.", "Id.", "{supra}.", "Ibid.", "See {short}.", "See id.", "Accord {short}.",
+              "{short} (citation omitted)."),
     "heldout": ("See id. at {pin}.", "{supra} (same).", "Cf. {short}."),
 }
 STATUTE_SENTENCES = ("Under {s}, {p}.", "The parties agree that {s} governs this dispute.", "See {s}.")
