@@ -21,3 +21,18 @@ def test_an_error_in_the_new_process_is_raised_here_with_its_type_and_message(tm
     with pytest.raises(RecipeError) as there:
         in_fresh_process(load_recipe, missing)
     assert str(there.value) == str(here.value)
+
+
+def _hidden_loggers() -> int:
+    from sft_recipes.runtime import quiet
+
+    return len(quiet._installed)
+
+
+def test_the_new_process_hides_the_same_upstream_messages(monkeypatch):
+    from sft_recipes.runtime import quiet
+
+    monkeypatch.delenv(quiet.VERBOSE_ENV, raising=False)
+    assert in_fresh_process(_hidden_loggers) > 0
+    monkeypatch.setenv(quiet.VERBOSE_ENV, "1")  # --verbose: everything shows, there too
+    assert in_fresh_process(_hidden_loggers) == 0
