@@ -109,29 +109,3 @@ def test_embedded_paths_resolve_to_the_two_splits():
     assert [r["messages"][-1]["content"] for r in held if r["task"] == "holding"] == [o.truth["holding"]
                                                                                      for o in truth]
     assert result.counts[EMBEDDED_COURT_DATA]["format"] == "court_opinions"
-
-
-def test_training_opinions_cite_cases_that_share_a_party_name_more_often_than_held_out_ones():
-    """A line of cases about one party ("United States v. Tanaka", "Tanaka v. Sullivan"): telling them apart takes
-    reading the whole citation. Training gets more of them; the held-out split keeps the plain draw."""
-    import random
-
-    from sft_recipes.tasks.court_opinions.synthetic.courts import all_courts
-    from sft_recipes.tasks.court_opinions.synthetic.names import SURNAMES, cited_authorities
-
-    court = all_courts()["federal_appellate"][0]
-    for seed in range(20):
-        cited = cited_authorities(random.Random(seed), court, 2010, 4, shared_names=1.0)
-        for k in range(1, len(cited)):
-            earlier = {n for a in cited[:k] for n in SURNAMES if n in a.name}
-            assert any(n in cited[k].name for n in earlier), [a.name for a in cited]
-
-    def share_rate(styles: str) -> float:
-        shared = 0
-        opinions = generate_opinions(150, seed=5, styles=styles, max_words=180)
-        for o in opinions:
-            names = [{n for n in SURNAMES if n in c.split(",")[0]} for c in o.truth["citations"].splitlines()]
-            shared += any(names[i] & names[j] for i in range(len(names)) for j in range(i))
-        return shared / len(opinions)
-
-    assert share_rate("train") > 2 * share_rate("heldout")

@@ -30,9 +30,6 @@ from sft_recipes.tasks.court_opinions.synthetic.topics import CITIES, GOODS, TOP
 
 LEVEL_WEIGHTS = {"supreme": 0.08, "federal_appellate": 0.24, "federal_trial": 0.1, "bankruptcy": 0.05,
                  "state_supreme": 0.22, "state_appellate": 0.23, "state_trial": 0.08}
-# How often a training opinion's next cited case shares a party's surname with an earlier one (names.py). The
-# held-out split keeps the plain draw from the surname pool.
-SHARED_NAMES = 0.2
 LENGTHS = ((0.55, 150, 420), (0.30, 420, 900), (0.15, 900, 2400))  # (share, min words, max words)
 GENERIC = (
     "a party who fails to raise an argument below ordinarily forfeits it",
@@ -148,8 +145,7 @@ class _Writer:
         issue = question.format(q=self.topic.question)
         headings = rng.choice(st.HEADINGS[styles])
         paras = [p for p in [self._opener(), headings[0], self._facts(), f"{issue} {rng.choice(REVIEW)}"] if p]
-        authorities = cited_authorities(rng, self.court, self.case.decided.year, self._authority_count(),
-                                        SHARED_NAMES if styles == "train" else 0.0)
+        authorities = cited_authorities(rng, self.court, self.case.decided.year, self._authority_count())
         laws = statutes(rng, self.court, rng.choice((0, 0, 1, 2)))
         paras.append(headings[1])
         paras += self._analysis(authorities, laws)

@@ -116,21 +116,13 @@ def agency(rng: random.Random) -> Party:
     return Party(name.upper(), name, f"the {name.split(' of ')[0]}")
 
 
-def cited_authorities(rng: random.Random, court: Court, year: int, k: int,
-                      shared_names: float = 0.0) -> list[Authority]:
-    """``k`` distinct cases decided before ``year``: the Supreme Court, the court's own system, its neighbours.
-
-    With ``shared_names`` > 0, each case after the first is named, at that rate, after a party of an earlier one
-    ("United States v. Tanaka", then "Tanaka v. Sullivan"), as a line of cases about one party is: telling such
-    citations apart takes reading the whole citation, not recognising a name.
-    """
+def cited_authorities(rng: random.Random, court: Court, year: int, k: int) -> list[Authority]:
+    """``k`` distinct cases decided before ``year``: the Supreme Court, the court's own system, its neighbours."""
     out: dict[str, Authority] = {}
     while len(out) < k:
         cited_year = rng.randint(max(1950, year - 60), year - 1)
         source = _cited_court(rng, court)
-        earlier = [n for a in out.values() for n in SURNAMES if n in a.name]
-        first = rng.choice(earlier) if earlier and shared_names and rng.random() < shared_names else None
-        name, short = cited_case_name(rng, source, first)
+        name, short = cited_case_name(rng, source)
         if source.level == "supreme":
             volume = max(1, 338 + int((cited_year - 1950) * 4.3) + rng.randint(0, 4))
             parallel = ()
@@ -145,12 +137,10 @@ def cited_authorities(rng: random.Random, court: Court, year: int, k: int,
     return list(out.values())
 
 
-def cited_case_name(rng: random.Random, court: Court, first: str | None = None) -> tuple[str, str]:
-    """A case name as a citing opinion writes it, and its short form; ``first`` is the surname of its first party
-    (drawn when not given)."""
+def cited_case_name(rng: random.Random, court: Court) -> tuple[str, str]:
+    """A case name as a citing opinion writes it, and its short form."""
     roll = rng.random()
     a, b = rng.choice(SURNAMES), rng.choice(SURNAMES)
-    a = first or a
     if roll < 0.12 and court.level != "supreme":
         return f"In re {rng.choice(('Estate of ', 'Marriage of ', ''))}{a}", a
     if roll < 0.22:
