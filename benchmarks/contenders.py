@@ -194,12 +194,17 @@ def run_trl(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]:
     result = trainer.train()
     order = args.train_sampling_strategy
     return {"train_loss": result.training_loss,
-            "settings": {"padding": "padding_free" if trainer.padding_free else "longest in batch",
+            "settings": {"padding": _padding(trainer.padding_free, args.pad_to_multiple_of),
                          "order": str(getattr(order, "value", order)), "packing": bool(args.packing),
                          "optimizer": str(args.optim.value if hasattr(args.optim, "value") else args.optim),
                          "activation_checkpointing": bool(args.activation_checkpointing),
                          "attention": model.config._attn_implementation, "max_length": args.max_length,
                          "options": options}}
+
+
+def _padding(padding_free: bool, multiple: int | None) -> str:
+    padding = "padding_free" if padding_free else "longest in batch"
+    return f"{padding}, to a multiple of {multiple}" if multiple else padding
 
 
 def run_sft_recipes(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, Any]:
@@ -209,7 +214,7 @@ def run_sft_recipes(job: Job, meter: BatchMeter, watch: Stopwatch) -> dict[str, 
     result = train(recipe, callbacks=[trainer_callback(meter, watch)])
     t = recipe.training
     return {"train_loss": result.train_loss,
-            "settings": {"padding": "padding_free" if t.padding_free or t.packing else "longest in batch",
+            "settings": {"padding": _padding(t.padding_free or t.packing, t.pad_to_multiple_of),
                          "order": str(getattr(t.train_sampling_strategy, "value", t.train_sampling_strategy)),
                          "packing": bool(t.packing),
                          "optimizer": str(t.optim.value if hasattr(t.optim, "value") else t.optim),

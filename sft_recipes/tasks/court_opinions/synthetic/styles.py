@@ -239,7 +239,10 @@ CITATION_SENTENCES = {
 }
 SHORT_FORMS = {
     "train": ("{short}.", "Id. at {pin}.", "Id.", "{supra}.", "Ibid.", "See {short}.", "See id.", "Accord {short}.",
-              "{short} (citation omitted)."),
+              "{short} (citation omitted).",
+              # a short form with a parenthetical is still a short form, not a new case to list
+              "{supra} (emphasis added).", "Id. at {pin} (internal quotation marks omitted).",
+              "{short} (collecting cases).", "{supra} (alteration in original)."),
     "heldout": ("See id. at {pin}.", "{supra} (same).", "Cf. {short}."),
 }
 STATUTE_SENTENCES = ("Under {s}, {p}.", "The parties agree that {s} governs this dispute.", "See {s}.")
