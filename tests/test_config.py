@@ -125,21 +125,6 @@ def test_bf16_auto_follows_the_hardware(monkeypatch):
         assert hardware.native_bf16() is bool({"avx512_bf16", "amx_bf16"} & flags)
 
 
-def test_cpu_training_pads_to_a_multiple_of_64_unless_set():
-    """On a CPU, batches are padded to a multiple of 64 tokens (oneDNN compiles a kernel per matrix shape, as
-    Neuron does per input shape, where TRL pads to 128); a recipe's own value, null included, is kept."""
-    import torch
-
-    from sft_recipes.recipe.hardware import CPU_PAD_TO_MULTIPLE_OF
-
-    if torch.cuda.is_available():
-        pytest.skip("a CPU default")
-    assert load_recipe(None).training.pad_to_multiple_of == CPU_PAD_TO_MULTIPLE_OF == 64
-    assert load_recipe(None, ["--pad_to_multiple_of", "auto"]).training.pad_to_multiple_of == 64
-    assert load_recipe(None, ["--pad_to_multiple_of", "8"]).training.pad_to_multiple_of == 8
-    assert load_recipe(None, ["--pad_to_multiple_of", "null"]).training.pad_to_multiple_of is None
-
-
 def test_cpu_lora_in_bf16_keeps_its_frozen_base_in_bf16():
     """LoRA in bf16 autocast on a CPU loads the base in bf16 (autocast would cast every fp32 weight in every
     forward); full fine-tuning, fp32 training, a quantized base and an explicit dtype are left alone."""

@@ -10,7 +10,6 @@ from trl import SFTTrainer
 
 from sft_recipes.prepare import ensure_prepared
 from sft_recipes.train import build_trainer
-from sft_recipes.train.trainer import round_up_kept
 # a sibling module, not "tests.test_train": eyecite's dependency fast-diff-match-patch installs a package named "tests"
 from test_train import alpaca_file, tiny_recipe  # noqa: F401  (module fixture)
 
@@ -57,24 +56,6 @@ def test_labelled_only_loss_equals_trl_fused_loss(tiny_model_dir, alpaca_file, t
     assert ours[2].keys() == trl[2].keys()
     for key in ("entropy", "mean_token_accuracy", "num_tokens"):
         assert ours[2][key] == pytest.approx(trl[2][key], rel=1e-4, abs=1e-6), key
-
-
-@pytest.mark.parametrize("multiple", [1, 4, 64])
-def test_round_up_kept_projects_a_multiple_and_marks_the_labelled_rows(multiple):
-    """The LM head projects the labelled positions plus unlabelled fillers up to a multiple of ``multiple`` (all
-    positions when there are too few), and the returned row mask picks out exactly the labelled ones, in order."""
-    generator = torch.Generator().manual_seed(0)
-    for shape in [(1, 50), (2, 37), (3, 200)]:
-        keep = torch.rand(shape, generator=generator) < 0.4
-        projected, labelled = round_up_kept(keep, multiple)
-        n = int(projected.sum())
-        assert n == keep.numel() or n % multiple == 0
-        assert n - int(keep.sum()) < multiple
-        assert bool(projected[keep].all())
-        positions = torch.arange(keep.numel()).view(shape)
-        assert torch.equal(positions[projected][labelled], positions[keep])
-    full = torch.ones(1, 10, dtype=torch.bool)
-    assert torch.equal(round_up_kept(full, 64)[0], full)
 
 
 def _non_pad_share(order: list[int], lengths: list[int], batch: int) -> float:

@@ -5,9 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 
-CPU_PAD_TO_MULTIPLE_OF = 64
-
-
 def native_bf16() -> bool:
     """Whether this machine multiplies bf16 matrices in hardware: a CUDA GPU with bf16, or a CPU with AVX512-BF16 or
     AMX (Intel Sapphire Rapids and later, AMD Zen 4 and later), where a bf16 GEMM runs several times faster than
@@ -33,10 +30,6 @@ def apply_hardware_defaults(training: dict[str, Any]) -> None:
         from sft_recipes.train.cpu_launch import apply_cpu_launch_defaults
 
         apply_cpu_launch_defaults(training)  # use_cpu for torchrun, gloo for DeepSpeed, FSDP refused
-        if training.get("pad_to_multiple_of", "auto") == "auto":
-            # TRL pads to 128 on Neuron, which compiles per input shape; a CPU's oneDNN does too (a kernel per matrix
-            # shape): with a new length at every step the quickstart slowed from 1.8 to 2.9 s/step over its run.
-            training["pad_to_multiple_of"] = CPU_PAD_TO_MULTIPLE_OF
     if training.get("bf16") == "auto":
         training["bf16"] = native_bf16()
     if "bf16" not in training and "fp16" not in training:

@@ -33,22 +33,6 @@ from sft_recipes.chat.masking import next_token_targets
 from sft_recipes.train.resume import ResumableTrainerMixin
 
 WINDOW_BATCHES = 50
-# The LM head projects a multiple of this many positions (the labelled ones and a few unlabelled fillers), so its
-# matrix products come in a few shapes: oneDNN compiles a kernel per shape, and a new count at every step made the
-# quickstart's training slower from step to step (1.8 s/step at the start, 2.9 s/step by the end).
-KEPT_ROWS_MULTIPLE = 64
-
-
-def round_up_kept(keep: torch.Tensor, multiple: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``keep`` (a boolean ``[batch, length]`` mask) plus unlabelled positions, from the last backwards, until the
-    count is a multiple of ``multiple`` (or every position is kept), and which of the projected rows, in row-major
-    order, are the labelled ones."""
-    flat = keep.flatten()
-    fillers = (~flat).nonzero().flatten()
-    missing = min(-int(flat.sum()) % multiple, fillers.numel())
-    projected = flat.clone()
-    projected[fillers[fillers.numel() - missing:]] = True
-    return projected.view_as(keep), flat[projected]
 
 class LengthWindowSampler(Sampler):
     """Rows sorted by length within windows of ``window_batches`` batches; the batches of a window in random order,
@@ -130,15 +114,13 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
                                         num_items_in_batch=num_items_in_batch)
         mode = "train" if self.model.training else "eval"
         keep, targets = next_token_targets(inputs["labels"])
-        projected, labelled = round_up_kept(keep, KEPT_ROWS_MULTIPLE)
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
-        logits = model(**model_inputs, use_cache=False, logits_to_keep=projected).logits
-        if logits.shape[:-1] != labelled.shape:
+        logits = model(**model_inputs, use_cache=False, logits_to_keep=keep).logits
+        if logits.shape[:-1] != targets.shape:
             raise RuntimeError(
                 f"{type(self.accelerator.unwrap_model(model)).__name__} ignored logits_to_keep as a boolean mask "
-                f"(logits {tuple(logits.shape)} for {labelled.numel()} kept positions)"
+                f"(logits {tuple(logits.shape)} for {targets.numel()} labelled positions)"
             )
-        logits = logits[labelled]
         log_probs = logits.float().log_softmax(-1)  # once: the loss and the logged metrics both read it
         nll = F.nll_loss(log_probs, targets, reduction="sum")
         num_tokens = targets.numel() if num_items_in_batch is None else num_items_in_batch
