@@ -10,6 +10,7 @@ from sft_recipes.inference.loading import load_for_inference
 from sft_recipes.inference.settings import GenerationSettings
 from sft_recipes.inference.generate import (
     GenerationError,
+    encode_prompt,
     generate,
     generate_token_ids,
     render_prompt,
@@ -155,6 +156,37 @@ def test_shared_prefix_generation_matches_unbatched_greedy(lively_model, batch_s
     assert len({tuple(ids) for ids in one_by_one}) == len(prompts)  # every answer differs: order is checked too
     doc_tokens = len(tok(doc_a)["input_ids"]) + len(tok(doc_b)["input_ids"])
     assert shared_prompt_tokens < plain_prompt_tokens - doc_tokens  # each document encoded once, not three times
+
+
+@pytest.mark.parametrize("share_prefixes", [True, False])
+def test_batched_generation_equals_transformers_alone_and_the_head_reads_contiguous_rows(lively_model,
+                                                                                         share_prefixes):
+    """Batched answers (left padding, a preallocated cache, shared prefixes or not) are the tokens transformers'
+    own ``generate`` gives each prompt alone with its default growing cache; and every LM-head call reads one
+    contiguous row per prompt (a strided view made PyTorch copy the head's weight once per row)."""
+    model, tok = lively_model
+    doc = "The Court of Appeals held that the contract was void because the seller never signed it. " * 4
+    prompts = [[{"role": "user", "content": doc + "\n\nQuestion: " + q}] for q in ("Which court?", "Holding?")]
+    prompts += [[{"role": "user", "content": "Unrelated short prompt."}], "Once upon a time, a judge"]
+    alone = []
+    for prompt in prompts:
+        ids = torch.tensor([encode_prompt(tok, prompt)])
+        out = model.generate(input_ids=ids, attention_mask=torch.ones_like(ids), max_new_tokens=10, do_sample=False,
+                             eos_token_id=stop_token_ids(tok, model), pad_token_id=tok.pad_token_id)
+        alone.append(out[0, ids.shape[1]:].tolist())
+    head_inputs = []
+    hook = model.get_output_embeddings().register_forward_hook(
+        lambda m, args, out: head_inputs.append((tuple(args[0].shape), args[0].is_contiguous())))
+    try:
+        settings = GenerationSettings(max_new_tokens=10, batch_size=4, share_prefixes=share_prefixes)
+        batched = generate_token_ids(model, tok, prompts, settings, progress=False)
+    finally:
+        hook.remove()
+    assert batched == [ids[: next((k for k, t in enumerate(ids) if t in stop_token_ids(tok, model)), len(ids))]
+                       for ids in alone]
+    assert len({tuple(ids) for ids in batched}) == len(prompts)
+    assert head_inputs and all(contiguous and shape[1] == 1 for shape, contiguous in head_inputs), head_inputs
+    assert any(shape[0] > 1 for shape, _ in head_inputs)  # batched rows went through the head together
 
 
 @pytest.mark.parametrize("batch_size", [2, 8])

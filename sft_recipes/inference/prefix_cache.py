@@ -10,6 +10,7 @@ their positions). Generation and the held-out loss both run from these caches.
 from __future__ import annotations
 
 from collections import defaultdict
+from functools import cached_property
 from typing import Any, Sequence
 
 
@@ -66,31 +67,49 @@ def prefix_batches(groups: list[tuple[int, list[int]]], batch_size: int) -> list
     return batches
 
 
-def prefix_cache(model, prefix: Sequence[int]):
-    """The KV cache of ``prefix`` (one row), or None for models whose cache is not plain per-position keys and
-    values (sliding-window or linear-attention layers), which then run without shared prefixes."""
-    import torch
+def plain_cache(model) -> bool:
+    """Is the model's KV cache plain per-position keys and values in every layer (no sliding-window or
+    linear-attention layers)? Only such a cache can be shared between prompts or allocated ahead."""
     from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer
 
+    return all(type(layer) is DynamicLayer for layer in DynamicCache(config=model.config).layers)
+
+
+def preallocated_cache(model, max_cache_len: int):
+    """An empty KV cache of ``max_cache_len`` positions, filled in place as generation goes (a ``StaticCache``;
+    no copy of the whole cache at every step)."""
+    from transformers import StaticCache
+
+    return StaticCache(config=model.config, max_cache_len=max_cache_len)
+
+
+def prefix_cache(model, prefix: Sequence[int]):
+    """The KV cache of ``prefix`` (one row), or None for models whose cache is not plain (``plain_cache``), which
+    then run without shared prefixes."""
+    import torch
+    from transformers import DynamicCache
+
+    if not plain_cache(model):
+        return None
     device = next(model.parameters()).device
     cache = DynamicCache(config=model.config)
-    if any(type(layer) is not DynamicLayer for layer in cache.layers):
-        return None
-    with torch.no_grad():
+    with torch.no_grad():  # no logits wanted: the LM head runs on one position, picked by index (contiguous)
         model(input_ids=torch.tensor([list(prefix)], device=device), past_key_values=cache, use_cache=True,
-              logits_to_keep=1)
+              logits_to_keep=torch.tensor([0], device=device))
     return cache
 
 
-def stacked_cache(model, caches: list, width: int):
+def stacked_cache(model, caches: list, width: int, max_cache_len: int | None = None):
     """One batch cache from one-row prefix caches, each left-padded to ``width`` positions (the attention mask
-    hides the padding; the cached keys already carry their own positions)."""
+    hides the padding; the cached keys already carry their own positions). With ``max_cache_len`` the cache is
+    preallocated to that many positions (a ``StaticCache``, for generation), else it grows with every step."""
     import torch
     import torch.nn.functional as F
-    from transformers import DynamicCache
+    from transformers import DynamicCache, StaticCache
 
-    out = DynamicCache(config=model.config)
+    out = (DynamicCache(config=model.config) if max_cache_len is None
+           else StaticCache(config=model.config, max_cache_len=max_cache_len))
     for layer_idx in range(len(caches[0].layers)):
         keys, values = [], []
         for cache in caches:
@@ -116,20 +135,28 @@ class PrefixCaches:
         for prefix, n in last_use.items():
             self.expiring[n].append(prefix)
 
+    @cached_property
+    def plain(self) -> bool:
+        """Can this model's cache be shared and allocated ahead (``plain_cache``)?"""
+        return plain_cache(self.model)
+
     def prefixes(self, n: int) -> list[tuple[int, ...]]:
         """Batch n's prefixes, encoded; all ``()`` when the model cannot run from a shared cache."""
         prefixes = list(self.batch_prefixes[n])
         for prefix in dict.fromkeys(prefixes):
             if prefix and prefix not in self.caches:
-                self.caches[prefix] = prefix_cache(self.model, prefix)
+                self.caches[prefix] = prefix_cache(self.model, prefix) if self.plain else None
         if any(prefix and self.caches[prefix] is None for prefix in prefixes):
             return [() for _ in prefixes]
         return prefixes
 
-    def stacked(self, prefixes: Sequence[tuple[int, ...]]):
-        """The batch cache for ``prefixes`` (from ``prefixes(n)``), or None when no row has one."""
+    def stacked(self, prefixes: Sequence[tuple[int, ...]], max_cache_len: int | None = None):
+        """The batch cache for ``prefixes`` (from ``prefixes(n)``), or None when no row has one; preallocated to
+        ``max_cache_len`` positions when given (``stacked_cache``)."""
         width = max(len(p) for p in prefixes)
-        return stacked_cache(self.model, [self.caches[p] for p in prefixes], width) if width else None
+        if not width:
+            return None
+        return stacked_cache(self.model, [self.caches[p] for p in prefixes], width, max_cache_len)
 
     def release(self, n: int) -> None:
         """Drop the caches no batch after batch n runs from."""
