@@ -106,10 +106,9 @@ def stacked_cache(model, caches: list, width: int, max_cache_len: int | None = N
     preallocated to that many positions (a ``StaticCache``, for generation), else it grows with every step."""
     import torch
     import torch.nn.functional as F
-    from transformers import DynamicCache, StaticCache
+    from transformers import DynamicCache
 
-    out = (DynamicCache(config=model.config) if max_cache_len is None
-           else StaticCache(config=model.config, max_cache_len=max_cache_len))
+    out = DynamicCache(config=model.config) if max_cache_len is None else preallocated_cache(model, max_cache_len)
     for layer_idx in range(len(caches[0].layers)):
         keys, values = [], []
         for cache in caches:
@@ -145,7 +144,7 @@ class PrefixCaches:
         prefixes = list(self.batch_prefixes[n])
         for prefix in dict.fromkeys(prefixes):
             if prefix and prefix not in self.caches:
-                self.caches[prefix] = prefix_cache(self.model, prefix) if self.plain else None
+                self.caches[prefix] = prefix_cache(self.model, prefix)
         if any(prefix and self.caches[prefix] is None for prefix in prefixes):
             return [() for _ in prefixes]
         return prefixes
