@@ -232,12 +232,7 @@ CITATION_SENTENCES = {
               ("Both parties rely on {f1}, which holds that {p1}.", 1),
               ("It is settled that {p1}. E.g., {f1}.", 1), ("As the court noted in {f1}, {p1}. Accord {f2}.", 2),
               ("{P1}; see also {f1}.", 1), ("The rule announced in {f1}, applies: {p1}.", 1),
-              ("{P1}. {f1}; see also {f2} (same).", 2), ("Nothing in {f1}, suggests otherwise, for {p1}.", 1),
-              # the rest of the Bluebook's signals, and signals in lower case inside a string citation
-              ("{P1}. Contra {f1}.", 1), ("{P1}. But cf. {f1} (applying a different rule).", 1),
-              ("For the history of the rule, see generally {f1}.", 1), ("{P1}. See {f1}; cf. {f2}.", 2),
-              ("{P1}. {f1}; but see {f2}.", 2), ("{P1}. E.g., {f1}; accord {f2}.", 2),
-              ("{P1}. Cf. {f1}; see generally {f2}.", 2)),
+              ("{P1}. {f1}; see also {f2} (same).", 2), ("Nothing in {f1}, suggests otherwise, for {p1}.", 1)),
     "heldout": (("{f1}, teaches that {p1}.", 1), ("Cf. {f1} (explaining that {p1}).", 1),
                 ("We have long recognized that {p1}. See {f1}.", 1), ("{P1}, as the court observed in {f1}.", 1),
                 ("The rule is well settled: {p1}. {f1}.", 1), ("{P1}. See generally {f1}; accord {f2}.", 2)),
