@@ -13,6 +13,8 @@ system prompt) are run as a group: the shared tokens are encoded once into a KV 
 continues from a copy of it, padded between the shared part and its own ending (positions come from the
 attention mask, so each row sees exactly the positions it would see alone). On the quickstart's held-out
 set (12 opinions x 6 questions, ~480 tokens each, ~440 of them shared) this skips ~80% of the prompt work.
+Each batch's KV cache is allocated once for its whole answer, and the LM head reads each row's last position as a
+contiguous row (``_cache_and_head_kwargs``): on a CPU, both together took the quickstart's evaluation from 128 to 97 s.
 """
 
 from __future__ import annotations
