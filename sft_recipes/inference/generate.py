@@ -176,7 +176,7 @@ def _cache_and_head_kwargs(model, caches: PrefixCaches, prefixes, total_length: 
 
     extra: dict[str, Any] = {}
     if any(prefixes):
-        extra["past_key_values"] = caches.stacked(prefixes, total_length if caches.plain else None)
+        extra["past_key_values"] = caches.stacked(prefixes, total_length)  # shared prefixes imply a plain cache
     elif caches.plain:
         extra["past_key_values"] = preallocated_cache(model, total_length)
     if "logits_to_keep" in inspect.signature(model.forward).parameters:

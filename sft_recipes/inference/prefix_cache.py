@@ -85,13 +85,10 @@ def preallocated_cache(model, max_cache_len: int):
 
 
 def prefix_cache(model, prefix: Sequence[int]):
-    """The KV cache of ``prefix`` (one row), or None for models whose cache is not plain (``plain_cache``), which
-    then run without shared prefixes."""
+    """The KV cache of ``prefix`` (one row), for a model whose cache is plain (``plain_cache``)."""
     import torch
     from transformers import DynamicCache
 
-    if not plain_cache(model):
-        return None
     device = next(model.parameters()).device
     cache = DynamicCache(config=model.config)
     with torch.no_grad():  # no logits wanted: the LM head runs on one position, picked by index (contiguous)
@@ -142,11 +139,11 @@ class PrefixCaches:
     def prefixes(self, n: int) -> list[tuple[int, ...]]:
         """Batch n's prefixes, encoded; all ``()`` when the model cannot run from a shared cache."""
         prefixes = list(self.batch_prefixes[n])
+        if any(prefixes) and not self.plain:  # sliding-window or linear-attention layers: no shared cache
+            return [() for _ in prefixes]
         for prefix in dict.fromkeys(prefixes):
             if prefix and prefix not in self.caches:
                 self.caches[prefix] = prefix_cache(self.model, prefix)
-        if any(prefix and self.caches[prefix] is None for prefix in prefixes):
-            return [() for _ in prefixes]
         return prefixes
 
     def stacked(self, prefixes: Sequence[tuple[int, ...]], max_cache_len: int | None = None):
