@@ -1,6 +1,7 @@
 """The CPU loss that scores only labelled positions equals TRL's own fused-head loss: same value, same gradients,
 same logged entropy and token accuracy, for LoRA and full fine-tuning, padded and padding-free batches, with and
-without a gradient-accumulation token count."""
+without a gradient-accumulation token count. A right-padded batch is run without its padding mask (causal attention
+alone gives the real tokens the same outputs), which the comparison with TRL's masked loss checks."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from trl import SFTTrainer
 
 from sft_recipes.prepare import ensure_prepared
 from sft_recipes.train import build_trainer
+from sft_recipes.train.trainer import right_padded_only
 # a sibling module, not "tests.test_train": eyecite's dependency fast-diff-match-patch installs a package named "tests"
 from test_train import alpaca_file, tiny_recipe  # noqa: F401  (module fixture)
 
@@ -39,6 +41,9 @@ def test_labelled_only_loss_equals_trl_fused_loss(tiny_model_dir, alpaca_file, t
     batch = next(iter(trainer.get_train_dataloader()))
     labels = batch["labels"]
     assert (labels == -100).any() and (labels != -100).any()  # prompt and answer tokens both present
+    if "--padding_free" not in extra:
+        mask = batch["attention_mask"]
+        assert right_padded_only(mask) and not mask.all()  # a padded row: the unmasked path is what is compared
     if extra and "--padding_free" not in extra:
         # make the LoRA B matrices non-zero, so the adapters' gradients are not trivially zero
         with torch.no_grad():
@@ -56,6 +61,16 @@ def test_labelled_only_loss_equals_trl_fused_loss(tiny_model_dir, alpaca_file, t
     assert ours[2].keys() == trl[2].keys()
     for key in ("entropy", "mean_token_accuracy", "num_tokens"):
         assert ours[2][key] == pytest.approx(trl[2][key], rel=1e-4, abs=1e-6), key
+
+
+def test_only_right_padding_runs_without_its_mask():
+    ones = torch.ones(2, 5, dtype=torch.long)
+    right = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    assert right_padded_only(ones) and right_padded_only(right)
+    assert not right_padded_only(right.flip(-1))  # left padding: positions and keys need the mask
+    assert not right_padded_only(torch.tensor([[1, 0, 1, 1, 1]]))  # a hole
+    assert not right_padded_only(torch.tensor([[0, 0, 0]]))  # an empty row
+    assert not right_padded_only(None) and not right_padded_only(torch.ones(1, 1, 3, 3))
 
 
 def _non_pad_share(order: list[int], lengths: list[int], batch: int) -> float:

@@ -13,7 +13,10 @@ On a CPU this trainer asks the model itself for logits at the labelled positions
 there. The loss is the same number (sum of token NLLs over the labelled tokens, divided by the batch's label
 count, or by ``num_items_in_batch`` under gradient accumulation) and the logged entropy / token accuracy are the
 same metrics. Every other case (GPUs, DFT loss, label smoothing, a custom loss function, sequence parallelism,
-MoE auxiliary losses, callers asking for the outputs) is TRL's own ``compute_loss``.
+MoE auxiliary losses, callers asking for the outputs) is TRL's own ``compute_loss``. A batch padded only on the
+right runs without its padding mask: causal attention already keeps every real token from the padding after it, and
+without a mask PyTorch's SDPA takes its causal kernel, which skips the future blocks instead of reading a
+``[batch, 1, length, length]`` mask in every layer (the flash-attention backward was 29% of a quickstart step).
 
 ``train_sampling_strategy: group_by_length`` sorts rows by length in windows of 50 batches, as transformers does,
 but on fewer than 200 batches transformers keeps 4 windows however small. Here a window is 50 batches or all of
@@ -33,6 +36,14 @@ from sft_recipes.chat.masking import next_token_targets
 from sft_recipes.train.resume import ResumableTrainerMixin
 
 WINDOW_BATCHES = 50
+
+def right_padded_only(mask: torch.Tensor | None) -> bool:
+    """Whether a 2-D padding mask only pads rows on the right (every row ones, then zeros). Causal attention
+    then gives every real token the same output without the mask: a token never sees the padding after it."""
+    if mask is None or mask.dim() != 2:
+        return False
+    return bool(mask[:, 0].all() and (mask[:, 1:] <= mask[:, :-1]).all())
+
 
 class LengthWindowSampler(Sampler):
     """Rows sorted by length within windows of ``window_batches`` batches; the batches of a window in random order,
@@ -115,6 +126,10 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
         mode = "train" if self.model.training else "eval"
         keep, targets = next_token_targets(inputs["labels"])
         model_inputs = {k: v for k, v in inputs.items() if k != "labels"}
+        if right_padded_only(model_inputs.get("attention_mask")):
+            # without a mask, sdpa runs its causal kernel (it skips the future blocks) instead of reading a
+            # [batch, 1, length, length] mask in every layer: 10 quickstart steps 34.6 s -> 32.1 s
+            model_inputs.pop("attention_mask")
         logits = model(**model_inputs, use_cache=False, logits_to_keep=keep).logits
         if logits.shape[:-1] != targets.shape:
             raise RuntimeError(
