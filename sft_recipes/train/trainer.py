@@ -37,6 +37,7 @@ from sft_recipes.train.resume import ResumableTrainerMixin
 
 WINDOW_BATCHES = 50
 
+
 def right_padded_only(mask: torch.Tensor | None) -> bool:
     """Whether a 2-D padding mask only pads rows on the right (every row ones, then zeros). Causal attention
     then gives every real token the same output without the mask: a token never sees the padding after it."""
