@@ -14,6 +14,8 @@ import time
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import torch
+
 from sft_recipes.chat.masking import IGNORE_INDEX
 
 
@@ -74,12 +76,32 @@ class BatchMeter:
             self._handle.remove()
             self._handle = None
 
+    def watch_batches(self, dataloader) -> None:
+        """Keep each collated batch's padding mask: a trainer may run a right-padded batch without it (causal
+        attention needs none), and the model's forward then cannot tell padding from tokens. accelerate's
+        loaders collate through the torch DataLoader they wrap (``base_dataloader``)."""
+        loader = getattr(dataloader, "base_dataloader", dataloader)
+        collate = loader.collate_fn
+
+        def collate_and_keep(rows):
+            batch = collate(rows)
+            if hasattr(batch, "get") and batch.get("attention_mask") is not None:
+                # loaders fetch a batch ahead: keep the last few, matched to the model's input by its token ids
+                self._collated = [*getattr(self, "_collated", [])[-3:], (batch["input_ids"], batch["attention_mask"])]
+            return batch
+
+        loader.collate_fn = collate_and_keep
+
     def _hook(self, module, args, kwargs):
         if not module.training:
             return None
         input_ids = kwargs.get("input_ids", args[0] if args else None)
         if input_ids is not None:
-            self.record(input_ids, kwargs.get("attention_mask"), kwargs.get("labels"), kwargs.get("position_ids"),
+            mask = kwargs.get("attention_mask")
+            if mask is None:
+                mask = next((m for ids, m in getattr(self, "_collated", [])
+                             if ids.shape == input_ids.shape and torch.equal(ids, input_ids.to(ids.device))), None)
+            self.record(input_ids, mask, kwargs.get("labels"), kwargs.get("position_ids"),
                         kwargs.get("logits_to_keep"))
         return None
 
@@ -128,8 +150,10 @@ def trainer_callback(meter: BatchMeter, watch: Stopwatch):
     from transformers import TrainerCallback
 
     class _Measure(TrainerCallback):
-        def on_train_begin(self, args, state, control, model=None, **kwargs):
+        def on_train_begin(self, args, state, control, model=None, train_dataloader=None, **kwargs):
             meter.attach(model)
+            if train_dataloader is not None:
+                meter.watch_batches(train_dataloader)
             watch.begin()
 
         def on_train_end(self, args, state, control, **kwargs):
