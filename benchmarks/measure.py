@@ -66,6 +66,7 @@ class BatchMeter:
     def __init__(self) -> None:
         self.stats = BatchStats()
         self._handle = None
+        self._collated: list = []  # (input_ids, attention_mask) of the last few collated batches (watch_batches)
 
     def attach(self, model) -> "BatchMeter":
         self._handle = model.register_forward_pre_hook(self._hook, with_kwargs=True)
@@ -87,7 +88,7 @@ class BatchMeter:
             batch = collate(rows)
             if hasattr(batch, "get") and batch.get("attention_mask") is not None:
                 # loaders fetch a batch ahead: keep the last few, matched to the model's input by its token ids
-                self._collated = [*getattr(self, "_collated", [])[-3:], (batch["input_ids"], batch["attention_mask"])]
+                self._collated = [*self._collated[-3:], (batch["input_ids"], batch["attention_mask"])]
             return batch
 
         loader.collate_fn = collate_and_keep
@@ -99,7 +100,7 @@ class BatchMeter:
         if input_ids is not None:
             mask = kwargs.get("attention_mask")
             if mask is None:
-                mask = next((m for ids, m in getattr(self, "_collated", [])
+                mask = next((m for ids, m in self._collated
                              if ids.shape == input_ids.shape and torch.equal(ids, input_ids.to(ids.device))), None)
             self.record(input_ids, mask, kwargs.get("labels"), kwargs.get("position_ids"),
                         kwargs.get("logits_to_keep"))
