@@ -368,3 +368,26 @@ def test_new_tokens_without_trained_rows_are_refused(chatml_base, tmp_path):
     with pytest.raises(ExportError, match=r"2 token\(s\) the base model lacks .*<\|im_start\|>.* random"):
         export_run(tmp_path / "run", out=tmp_path / "out")
     assert not (tmp_path / "out").exists()
+
+
+def test_full_fine_tune_exports_with_its_card_and_the_same_logits(tmp_path, tiny_model_dir, smol_tokenizer):
+    """A run that trained every weight (use_peft: false) exports the model itself; the card names the method."""
+    from transformers import AutoModelForCausalLM
+
+    model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32)
+    generator = torch.Generator().manual_seed(3)
+    with torch.no_grad():
+        for param in model.parameters():
+            param.add_(torch.randn(param.shape, generator=generator) * 0.02)
+    ids = probe(smol_tokenizer)
+    reference = logits(model.eval(), ids)
+    recipe = {k: v for k, v in recipe_for(str(tiny_model_dir)).items() if not k.startswith("lora_")}
+    run = write_run(tmp_path / "run", model, smol_tokenizer, recipe | {"use_peft": False})
+    result = export_run(run, out=tmp_path / "out")
+    assert "model.safetensors" in result.files and "adapter_config.json" not in result.files
+    reloaded = AutoModelForCausalLM.from_pretrained(result.path, dtype=torch.float32).eval()
+    assert torch.equal(logits(reloaded, ids), reference)
+    card = (result.path / "README.md").read_text()
+    assert front_matter(card)["library_name"] == "transformers"
+    assert "- Method: full fine-tuning\n" in card and "rank" not in card.split("## Data")[0]
+    assert "| final train loss | 0.8125 |" in card
