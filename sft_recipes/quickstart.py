@@ -1,7 +1,7 @@
 """Quickstart: the whole flow on the embedded model and data, ending in a base-vs-tuned report.
 
-    prepare -> LoRA training -> base and tuned answer the same held-out opinions (the test split, then the
-    recipe's ``eval_test_data`` sets: opinions in writing styles never trained on) -> reports -> export the adapter
+    prepare -> training (the recipe's method) -> base and tuned answer the same held-out opinions (the test split,
+    then the recipe's ``eval_test_data`` sets: opinions in writing styles never trained on) -> reports -> export
 
 Every stage is the same function the single commands use; this module only chains them and times them. The
 evaluation runs in a fresh process (runtime/fresh_process.py): after training it runs about 1.35x slower here.
@@ -16,6 +16,7 @@ from pathlib import Path
 from sft_recipes import SFTRecipesError
 from sft_recipes.recipe import load_recipe
 
+METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning"}
 DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
 
 
@@ -45,6 +46,7 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.runtime.fresh_process import in_fresh_process
     from sft_recipes.train import train
+    from sft_recipes.train.methods import method_name
 
     timings: dict[str, float] = {}
 
@@ -56,7 +58,8 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
     ensure_prepared(recipe)
     timings["prepare"] = time.perf_counter() - t
 
-    t = stage("train (LoRA)")
+    method = method_name(recipe.model)
+    t = stage(f"train ({METHOD_LABELS[method]})")
     result = train(recipe)
     timings["train"] = time.perf_counter() - t
 
@@ -64,7 +67,7 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
     metrics, extra = in_fresh_process(_evaluate, recipe, run_dir, eval_samples)
     timings["evaluate"] = time.perf_counter() - t
 
-    t = stage("export the adapter")
+    t = stage("export the " + ("model" if method == "full" else "adapter"))
     exported = export_run(run_dir, overwrite=True)
     timings["export"] = time.perf_counter() - t
     timings["total"] = sum(timings.values())
