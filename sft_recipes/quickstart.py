@@ -16,7 +16,6 @@ from pathlib import Path
 from sft_recipes import SFTRecipesError
 from sft_recipes.recipe import load_recipe
 
-METHOD_LABELS = {"lora": "LoRA", "qlora": "QLoRA", "full": "full fine-tuning"}
 DEFAULT_RECIPE = Path(__file__).resolve().parents[1] / "recipes" / "quickstart.yaml"
 
 
@@ -46,7 +45,7 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
     from sft_recipes.prepare import ensure_prepared
     from sft_recipes.runtime.fresh_process import in_fresh_process
     from sft_recipes.train import train
-    from sft_recipes.train.methods import method_name
+    from sft_recipes.train.methods import method_label
 
     timings: dict[str, float] = {}
 
@@ -58,8 +57,8 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
     ensure_prepared(recipe)
     timings["prepare"] = time.perf_counter() - t
 
-    method = method_name(recipe.model)
-    t = stage(f"train ({METHOD_LABELS[method]})")
+    model_args = recipe.model
+    t = stage(f"train ({method_label(model_args.use_peft, model_args.load_in_4bit, model_args.load_in_8bit)})")
     result = train(recipe)
     timings["train"] = time.perf_counter() - t
 
@@ -67,7 +66,7 @@ def _run_stages(recipe, run_dir: Path, eval_samples: int | None) -> dict:
     metrics, extra = in_fresh_process(_evaluate, recipe, run_dir, eval_samples)
     timings["evaluate"] = time.perf_counter() - t
 
-    t = stage("export the " + ("model" if method == "full" else "adapter"))
+    t = stage("export the " + ("adapter" if model_args.use_peft else "model"))
     exported = export_run(run_dir, overwrite=True)
     timings["export"] = time.perf_counter() - t
     timings["total"] = sum(timings.values())

@@ -255,6 +255,23 @@ def test_qlora_run_merges_into_the_unquantized_base(adapter_run, tmp_path, tiny_
     assert "QLoRA" in (out / "README.md").read_text()
 
 
+@pytest.mark.parametrize("base_precision, method, tag", [
+    ({"load_in_4bit": True}, "QLoRA (4-bit base)", "qlora"),
+    ({"load_in_8bit": True}, "LoRA (8-bit base)", "lora"),
+    ({}, "LoRA", "lora"),
+])
+def test_card_names_the_method_with_its_base_precision(adapter_run, tmp_path, tiny_model_dir, base_precision,
+                                                       method, tag):
+    """QLoRA is LoRA on a 4-bit base; an 8-bit base is named as such, not as QLoRA."""
+    run, _, _ = adapter_run
+    copy = shutil.copytree(run, tmp_path / "run")
+    (copy / "recipe.yaml").write_text(yaml.safe_dump(recipe_for(str(tiny_model_dir), **base_precision)))
+    card = (export_run(copy, out=tmp_path / "adapter").path / "README.md").read_text()
+    assert f"- Method: {method}, rank 4," in card
+    tags = front_matter(card)["tags"]
+    assert tag in tags and ({"lora", "qlora"} - {tag}).isdisjoint(tags)
+
+
 def test_quantized_base_is_refused(adapter_run, tmp_path, tiny_model_dir):
     run, _, _ = adapter_run
     base = shutil.copytree(tiny_model_dir, tmp_path / "base-4bit")

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from sft_recipes.export.run_dir import RunDir
+from sft_recipes.train.methods import method_label
 
 TEMPLATE = "model_card.md.jinja"
 SPLITS = ("train", "validation", "test")
@@ -61,7 +62,7 @@ def render_model_card(inputs: CardInputs) -> str:
 def card_context(inputs: CardInputs) -> dict[str, Any]:
     run = inputs.run
     recipe = run.recipe
-    method = training_method(recipe, run.is_adapter)
+    method = method_label(run.is_adapter, bool(recipe.get("load_in_4bit")), bool(recipe.get("load_in_8bit")))
     return {
         "front_matter": yaml.safe_dump(front_matter(inputs, method), sort_keys=False).rstrip("\n"),
         "title": inputs.repo_id.split("/")[-1] if inputs.repo_id else run.path.resolve().name,
@@ -117,12 +118,6 @@ def target_module_names(adapter_config: dict[str, Any] | None) -> str | None:
     if isinstance(targets, str):
         return targets
     return ", ".join(sorted({t.split(".")[-1] for t in targets}))
-
-
-def training_method(recipe: dict[str, Any], is_adapter: bool) -> str:
-    if not is_adapter:
-        return "full fine-tuning"
-    return "QLoRA (4-bit base)" if recipe.get("load_in_4bit") else "LoRA"
 
 
 def front_matter(inputs: CardInputs, method: str) -> dict[str, Any]:

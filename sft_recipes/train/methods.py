@@ -20,6 +20,15 @@ def method_name(model_args: Any) -> str:
     return "lora" if model_args.use_peft else "full"
 
 
+def method_label(use_peft: bool, load_in_4bit: bool = False, load_in_8bit: bool = False) -> str:
+    """The method as people name it, for progress lines and model cards: QLoRA is LoRA on a 4-bit base."""
+    if not use_peft:
+        return "full fine-tuning"
+    if load_in_4bit:
+        return "QLoRA (4-bit base)"
+    return "LoRA (8-bit base)" if load_in_8bit else "LoRA"
+
+
 def check_method(model_args: Any, training_args: Any) -> None:
     """One clear line for settings that cannot work together."""
     if (model_args.load_in_4bit or model_args.load_in_8bit) and not model_args.use_peft:
