@@ -58,6 +58,8 @@ CASES = [
      ["Quinn v. Hayes, 748 F. Supp. 2d 247 (S.D. Ga. 2010)", "Pierce v. Amber Foods, LLC, 456 B.R. 789 (Bankr. D. "
       "Ariz. 2011)"]),
     ("The claim fails under 42 U.S.C. § 1983. Id. See generally Fed. R. Civ. P. 56(a).", []),
+    ("Guided by State ex rel. Castillo v. Graham, 993 A.2d 280 (Conn. App. Ct. 2001), we affirm.",  # not "Guided by"
+     ["State ex rel. Castillo v. Graham, 993 A.2d 280 (Conn. App. Ct. 2001)"]),
 ]
 
 

@@ -33,7 +33,7 @@ _SIGNALS = {"see", "in", "cf.", "but", "accord", "compare", "contra", "e.g.,", "
             "this", "that", "and", "with", "following", "because", "since", "although", "when", "while", "both",
             "then", "per", "where", "whereas", "accordingly", "moreover", "further", "finally", "indeed", "cited",
             "relying", "overruling", "overruled", "abrogating", "abrogated", "discussing", "explaining", "holding",
-            "id.", "ibid.", "supra", "infra"}
+            "id.", "ibid.", "supra", "infra", "guided", "governed", "controlled", "persuaded"}  # "Guided by X v. Y,"
 _YEAR_PAREN = re.compile(r"\s*\(([^()]*?\b(?:1[6-9]|20)\d\d)\)")
 _PIN = re.compile(r"\s*,\s*(?:at\s+)?[*¶§]*\s*[\dnN][\dnN.\-–—,&*\s]*?(?=\s*[(,.;]|\s*$)")
 _PARALLEL_GAP = re.compile(r"(?:\s*,\s*(?:at\s+)?[*¶]?\s*[\dn][\dn.\-–—&*\s]*)?\s*,\s*")
