@@ -109,15 +109,23 @@ def test_yaml_no_means_the_string_for_string_fields(tmp_path):
     assert str(r.training.logging_strategy.value) == "no"
 
 
-def test_bf16_auto_follows_the_hardware(monkeypatch):
+def test_bf16_auto_follows_the_hardware(monkeypatch, capsys):
     import torch
 
     from sft_recipes.recipe import hardware
 
     for native in (True, False):
         monkeypatch.setattr(hardware, "native_bf16", lambda native=native: native)
+        capsys.readouterr()
         assert load_recipe(None, ["--bf16", "auto"]).training.bf16 is native
         assert load_recipe(None, bf16="auto").training.bf16 is native
+        said = capsys.readouterr().err
+        if torch.cuda.is_available():
+            continue
+        # the fp32 fallback on a CPU is said once per load, in one line; bf16 hardware needs no word
+        assert said.count("no bf16 matrix units") == (0 if native else 2)
+        assert load_recipe(None, ["--bf16", "false"]).training.bf16 is False
+        assert "bf16 matrix units" not in capsys.readouterr().err  # asked for fp32: nothing to explain
     monkeypatch.undo()
     cpuinfo = Path("/proc/cpuinfo")
     if not torch.cuda.is_available() and cpuinfo.is_file():

@@ -87,6 +87,12 @@ def test_env_command_prints_versions_and_model_state():
     for pkg in ("torch", "transformers", "trl", "peft", "accelerate", "datasets", "bitsandbytes"):
         assert pkg in p.stdout
     assert "embedded model" in p.stdout and "SmolLM2-135M-Instruct" in p.stdout
+    import torch
+
+    from sft_recipes.recipe.hardware import native_bf16
+
+    if not torch.cuda.is_available():  # the precision bf16: auto picks here is told
+        assert ("no bf16 matrix units" in p.stdout) is not native_bf16(), p.stdout
 
 
 @pytest.mark.parametrize("command", ["prepare", "preview", "train", "eval", "judge", "export", "experiment", "quickstart", "env"])

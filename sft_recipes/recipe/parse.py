@@ -66,7 +66,7 @@ def load_recipe(path: str | Path | None = None, overrides: list[str] | None = No
     training.setdefault("output_dir", "runs/" + (Path(path).stem if path else "recipe"))
     checkpointing_auto = "activation_checkpointing" not in training and "gradient_checkpointing" not in training
     _use_current_checkpointing_names(training)
-    apply_hardware_defaults(training)
+    notes += apply_hardware_defaults(training)
     apply_gpu_defaults(per_section["model"], training)
     apply_cpu_lora_bf16_weights(per_section["model"], training)
     notes += unavailable_features(per_section["model"], training)

@@ -25,7 +25,10 @@ def collect() -> dict[str, object]:
     elif getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         device = "mps"
     else:
-        device = f"cpu ({torch.get_num_threads()} threads)"
+        from sft_recipes.recipe.hardware import native_bf16
+
+        matrix = "bf16 matrix units" if native_bf16() else "no bf16 matrix units: bf16: auto trains in fp32"
+        device = f"cpu ({torch.get_num_threads()} threads, {matrix})"
     return {
         "sft_recipes": __version__,
         "python": platform.python_version(),
