@@ -146,3 +146,14 @@ def test_cpu_lora_in_bf16_keeps_its_frozen_base_in_bf16():
     assert load_recipe(None, ["--use_peft", "true", "--bf16", "false"]).model.dtype != "bfloat16"
     assert load_recipe(None, ["--bf16", "true"]).model.dtype != "bfloat16"
     assert load_recipe(None, lora + ["--load_in_4bit", "true"]).model.dtype != "bfloat16"
+
+
+@pytest.mark.parametrize("overrides", [[], ["--use_peft", "false", "--per_device_train_batch_size", "1"]])
+def test_a_runs_saved_recipe_loads_back_to_the_same_recipe(tmp_path, overrides):
+    """recipe.yaml in a run directory is the resolved recipe; `--config <run>/recipe.yaml` must run it again (it
+    holds TRL's list fields as `[]`, which the command line cannot spell)."""
+    recipe = load_recipe(ROOT / "recipes" / "quickstart.yaml", overrides)
+    saved = tmp_path / "recipe.yaml"
+    saved.write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    assert "include_for_metrics: []" in saved.read_text()
+    assert load_recipe(saved).to_dict() == recipe.to_dict()

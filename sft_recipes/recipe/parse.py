@@ -198,6 +198,8 @@ def _typed_by_stack(key: str, value: Any, from_text: bool) -> Any:
     """A value for a TRL field, converted exactly as ``trl sft --key value`` would convert it."""
     if value is None or isinstance(value, dict):
         return value  # unset, or a mapping (model_init_kwargs, ...): TRL's own __post_init__ reads it
+    if value == []:
+        return []  # an empty list (a run's saved recipe.yaml holds `include_for_metrics: []`): argparse wants words
     if key == "report_to" and isinstance(value, list):
         return [str(v) for v in value]  # a list of trackers (TrainingArguments takes str or list[str])
     if from_text and isinstance(value, str) and len(value) > 1 and value[0] == value[-1] and value[0] in "'\"":
