@@ -83,7 +83,7 @@ def finished_run(recipe) -> dict[str, Any] | None:
     if not (run_dir / "summary.json").is_file() or not (run_dir / "recipe.yaml").is_file():
         return None
     saved = yaml.safe_load((run_dir / "recipe.yaml").read_text(encoding="utf-8")) or {}
-    wanted = yaml.safe_load(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+    wanted = yaml.safe_load(recipe.to_yaml())
     if any(saved.get(k) != wanted.get(k) for k in set(saved) | set(wanted) if k not in EXECUTION_KEYS):
         return None
     return json.loads((run_dir / "summary.json").read_text(encoding="utf-8"))

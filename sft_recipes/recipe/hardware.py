@@ -26,7 +26,7 @@ def apply_hardware_defaults(training: dict[str, Any]) -> list[str]:
     """TRL 1.16 turns bf16 on by default, which fails on a CPU: pick precision from the device unless set.
     ``bf16: auto`` trains in bf16 autocast wherever the hardware computes bf16 natively, else in fp32; on a CPU
     the fp32 fallback is said (the returned notes): a recipe sized on a CPU with bf16 units takes several times
-    longer (the quickstart's steps: 3.5-4.5 s on a 2-core Xeon with AMX, 9.6-12.1 s in fp32 on a 2-core AVX2 EPYC)."""
+    longer (the quickstart's steps: 3.1-4.5 s on a 2-core Xeon with AMX, 9.6-12.1 s in fp32 on a 2-core AVX2 EPYC)."""
     import torch
 
     has_accelerator = torch.cuda.is_available() or (

@@ -44,6 +44,13 @@ class Recipe:
                 out[f.name] = plain(getattr(obj, f.name))
         return out
 
+    def to_yaml(self) -> str:
+        """``to_dict`` as the YAML a run directory saves (recipe.yaml), in section order; ``load_recipe`` reads it
+        back to the same recipe."""
+        import yaml
+
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
 
 AUTO_CHECKPOINTING_KEYS = ("activation_checkpointing", "gradient_checkpointing")
 

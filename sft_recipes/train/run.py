@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from sft_recipes import SFTRecipesError
 from sft_recipes.recipe import Recipe, load_recipe
 from sft_recipes.train.methods import (
@@ -207,7 +205,7 @@ def _run_training(recipe: Recipe, output_dir: Path, callbacks: list | None, say)
         prepared.tokenizer.save_pretrained(output_dir)
         prepared.template.save(output_dir)
         trainer.model.generation_config.save_pretrained(output_dir)
-        (output_dir / "recipe.yaml").write_text(yaml.safe_dump(recipe.to_dict(), sort_keys=False))
+        (output_dir / "recipe.yaml").write_text(recipe.to_yaml())
         summary = _summary(recipe, prepared, trainer, eval_metrics, resume)
         write_summary(output_dir, summary)
         plot_training_curves(output_dir / "metrics.jsonl", output_dir / "training_curves.png")
