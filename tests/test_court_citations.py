@@ -60,6 +60,12 @@ CASES = [
     ("The claim fails under 42 U.S.C. § 1983. Id. See generally Fed. R. Civ. P. 56(a).", []),
     ("Guided by State ex rel. Castillo v. Graham, 993 A.2d 280 (Conn. App. Ct. 2001), we affirm.",  # not "Guided by"
      ["State ex rel. Castillo v. Graham, 993 A.2d 280 (Conn. App. Ct. 2001)"]),
+    ("Summary judgment is proper when no genuine dispute remains (Celotex Corp. v. Catrett, 477 U.S. 317, 322 "
+     "(1986)).",  # a citation in parentheses: the parenthesis opens the name
+     ["Celotex Corp. v. Catrett, 477 U.S. 317 (1986)"]),
+    ("The period is two years. See Tex. Civ. Prac. & Rem. Code Ann. § 16.003. Dixon v. Yamamoto, 470 U.S. 811 "
+     "(1980), is not to the contrary.",  # a section number ends its sentence; it is not an abbreviation
+     ["Dixon v. Yamamoto, 470 U.S. 811 (1980)"]),
 ]
 
 

@@ -155,9 +155,13 @@ def case_name_before(text: str, cite_start: int) -> tuple[str | None, int]:
         if not _continues_name(word, following, words[i - 1][1] if i else "", len(taken)):
             break
         taken.append((pos, word))
+        if word.startswith("(") and not any(")" in w for _, w in taken):
+            break  # "... (Smith v. Jones, 1 F.3d 2 (1st Cir. 1999))": the parenthesis opens the name
         if len(taken) >= 24:
             break
     taken.reverse()
+    if taken and taken[0][1].startswith("(") and not any(")" in w for _, w in taken):
+        taken[0] = (taken[0][0] + 1, taken[0][1][1:])
     while taken and taken[0][1].lower() in _NAME_WORDS - {"in", "ex"}:
         taken.pop(0)
     if not taken or not (taken[0][1][0].isupper() or taken[0][1][0].isdigit()):
@@ -188,8 +192,8 @@ def _continues_name(word: str, following: str, previous: str, taken: int) -> boo
 def _is_abbreviation(word: str) -> bool:
     """A word ending in a period that does not end a sentence: an abbreviation or an initial."""
     core = word.rstrip(".").lstrip("(\"'“")
-    if not core or not (core[0].isupper() or core[0].isdigit()):
-        return False
+    if not core or not (core[0].isupper() or core[0].isdigit()) or core.replace(".", "").isdigit():
+        return False  # a number ("§ 16.003.") ends its sentence
     if len(core) == 1 or "." in core:
         return True  # an initial, or "U.S.", "N.Y."
     return core.lower() in abbreviations() or ("'" in core or "’" in core)
