@@ -48,11 +48,14 @@ def load_conversations(data_args: DataArguments, seed: int, show: bool = True) -
             task_options=data_args,
         )
         tools = _dataset_tools(spec)
+        train_only = spec.train_only or _embedded_train_only(spec.path)
         for row in converted.rows:
             add_system_prompt(row, spec.system_prompt)
             add_system_prompt(row, data_args.system_prompt)
             if tools and not row.get("tools"):
                 row["tools"] = tools
+            if train_only:
+                row["train_only"] = True
         cleaned = clean_rows(converted.rows, dedupe=data_args.dedupe, seen=seen)
         rejects = converted.rejects + cleaned.rejects
         result.rejects.extend(rejects)
@@ -107,15 +110,14 @@ def print_counts(result: LoadResult) -> None:
 
 def _read(spec: DatasetSpec, data_args: DataArguments, seed: int) -> tuple[list[SourceRecord], str]:
     if spec.path.startswith(EMBEDDED_PREFIX):
-        from sft_recipes.tasks.court_opinions import FORMAT
-        from sft_recipes.tasks.court_opinions.synthetic import EMBEDDED, EMBEDDED_HELDOUT_STYLE, embedded_records
+        from sft_recipes.tasks.court_opinions.synthetic import EMBEDDED_PATHS, embedded_format, embedded_records
 
         generated = embedded_records(spec.path, data_args)
         if generated is None:
-            raise DataSourceError(f"unknown embedded dataset {spec.path!r} (expected {EMBEDDED} or "
-                                  f"{EMBEDDED_HELDOUT_STYLE})")
+            raise DataSourceError(f"unknown embedded dataset {spec.path!r} (expected one of "
+                                  f"{', '.join(EMBEDDED_PATHS)})")
         records = [SourceRecord(f"{spec.path}:{i}", rec) for i, rec in enumerate(generated, start=1)]
-        fmt = FORMAT if spec.format == "auto" else spec.format
+        fmt = embedded_format(spec.path) if spec.format == "auto" else spec.format
     else:
         records = read_records(spec.path, split=spec.split, name=spec.name)
         fmt = spec.format
@@ -125,6 +127,14 @@ def _read(spec: DatasetSpec, data_args: DataArguments, seed: int) -> tuple[list[
         keep = sorted(random.Random(f"{seed}:{spec.path}").sample(range(len(records)), spec.max_samples))
         records = [records[i] for i in keep]
     return records, fmt
+
+
+def _embedded_train_only(path: str) -> bool:
+    if not path.startswith(EMBEDDED_PREFIX):
+        return False
+    from sft_recipes.tasks.court_opinions.synthetic import embedded_train_only
+
+    return embedded_train_only(path)
 
 
 def _keep_columns(records: list[SourceRecord], spec: DatasetSpec) -> list[SourceRecord]:

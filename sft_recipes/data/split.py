@@ -2,7 +2,9 @@
 
 Rows are split by ``group`` (all instructions built from one court opinion share one), never by row: the groups are
 shuffled with the seed and handed to test, then validation, until each holds its fraction of the rows; the rest is
-train (the last group always goes to train so it is never empty). When a fraction is > 0 and there are at least
+train (the last group always goes to train so it is never empty). Rows marked ``train_only`` (a dataset's
+``train_only: true``, or citation practice) go to train and take no part in the draw, so the other rows split the
+same with or without them. When a fraction is > 0 and there are at least
 three groups, that split gets at least one group, so small data sets still have something to evaluate on.
 
 Rows are compared on normalised content afterwards: a validation or test row whose whole conversation, or whose
@@ -30,12 +32,14 @@ def split_rows(
     """Group-aware split; returns the splits and the overlap report (its "rejects" are the rows removed as leaks)."""
     members: dict[str, list[int]] = {}
     for i, row in enumerate(rows):
-        members.setdefault(group_of(row), []).append(i)
+        if not row.get("train_only"):
+            members.setdefault(group_of(row), []).append(i)
     order = list(members)
     random.Random(seed).shuffle(order)
+    drawn = sum(len(m) for m in members.values())
     targets = {
-        "test": _target(test_size, len(rows), len(order)),
-        "validation": _target(validation_size, len(rows), len(order)),
+        "test": _target(test_size, drawn, len(order)),
+        "validation": _target(validation_size, drawn, len(order)),
     }
     split_of_row = ["train"] * len(rows)
     filled = {"test": 0, "validation": 0}

@@ -38,6 +38,9 @@ class DatasetSpec:
     system_prompt: str | None = None  # system message for rows that have none (this dataset only)
     max_samples: int | None = None  # read at most this many rows (seeded sample)
     tools: list | str | None = None  # tool JSON schemas (or a .json file of them) for rows that have none
+    # rows only ever train (practice or augmentation data): never in the validation or test split, and the split of
+    # the other datasets is the same with or without them
+    train_only: bool = False
 
     def __post_init__(self) -> None:
         if self.format not in FORMATS:

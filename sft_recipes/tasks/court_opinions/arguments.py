@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 EMBEDDED_COURT_DATA = "embedded:court-opinions"
 EMBEDDED_COURT_HELDOUT_STYLE = "embedded:court-opinions-heldout-style"
+EMBEDDED_COURT_CITATION_PRACTICE = "embedded:court-citation-practice"
 
 
 @dataclass
@@ -20,6 +21,11 @@ class CourtOpinionArguments:
     synthetic_seed: int = field(default=1234, metadata={"help": "seed of the embedded synthetic court corpus"})
     synthetic_heldout_opinions: int = field(
         default=24, metadata={"help": f"size of {EMBEDDED_COURT_HELDOUT_STYLE} (writing styles never trained on)"}
+    )
+    synthetic_citation_passages: int = field(
+        default=400, metadata={"help": f"size of {EMBEDDED_COURT_CITATION_PRACTICE}: short passages citing cases in "
+                                       "sentences of every shape, four to a conversation, each with the citations "
+                                       "question (training only)"}
     )
     synthetic_max_words: int | None = field(
         default=None, metadata={"help": "cap on the length of synthetic opinions, in words (default: up to ~2,400)"}
