@@ -24,8 +24,8 @@ class CourtOpinionArguments:
     )
     synthetic_citation_passages: int = field(
         default=400, metadata={"help": f"size of {EMBEDDED_COURT_CITATION_PRACTICE}: short passages citing cases in "
-                                       "sentences of every shape, four to a conversation, each with the citations "
-                                       "question (training only)"}
+                                       "sentences of every shape, up to four to a conversation, each with the "
+                                       "citations question (training only)"}
     )
     synthetic_max_words: int | None = field(
         default=None, metadata={"help": "cap on the length of synthetic opinions, in words (default: up to ~2,400)"}

@@ -30,8 +30,8 @@ EMBEDDED_PATHS = (EMBEDDED, EMBEDDED_HELDOUT_STYLE, EMBEDDED_CITATION_PRACTICE)
 HELDOUT_SEED_OFFSET = 1  # the held-out split is drawn with seed + 1: no opinion is shared with training
 
 __all__ = ["EMBEDDED", "EMBEDDED_CITATION_PRACTICE", "EMBEDDED_HELDOUT_STYLE", "EMBEDDED_PATHS", "SyntheticOpinion",
-           "embedded_format", "embedded_records", "generate_opinion", "generate_opinions", "generate_records",
-           "write_corpus"]
+           "embedded_format", "embedded_records", "embedded_train_only", "generate_opinion", "generate_opinions",
+           "generate_records", "write_corpus"]
 
 
 def generate_records(n: int, seed: int, styles: str = "train", max_words: int | None = None) -> list[dict[str, Any]]:
