@@ -205,7 +205,7 @@ class _Writer:
             if laws and rng.random() < 0.5:
                 sentences.append(rng.choice(st.STATUTE_SENTENCES).format(s=laws.pop(), p=self._principle(principles)))
             if self.cited and rng.random() < 0.7:
-                sentences.append(self._short_form())
+                sentences.append(st.short_form(self.rng.choice(self.cited), self.rng, self.styles))
             short = words + sum(len(x.split()) for x in sentences) >= self.target - 120
             if not short or rng.random() < 0.5:
                 sentences.append(f"{self._cap(self._principle(principles))}.")
@@ -230,12 +230,6 @@ class _Writer:
             p = self._principle(principles)
             values[f"p{k}"], values[f"P{k}"] = p, self._cap(p)
         return template.format(lower=self.court.lower or "magistrate judge", **values)
-
-    def _short_form(self) -> str:
-        a = self.rng.choice(self.cited)
-        pin = a.page + self.rng.randint(1, 30)
-        form = self.rng.choice(st.SHORT_FORMS[self.styles])
-        return form.format(short=a.short_form(pin - a.page), pin=pin, supra=f"{a.short}, supra, at {pin}")
 
     def _arguments(self, k: int) -> list[str]:
         case, topic = self.case, self.topic

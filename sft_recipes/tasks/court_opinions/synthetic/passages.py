@@ -103,7 +103,7 @@ def generate_passage(seed: int, index: int) -> Passage:
         sentences.append(_citing_sentence(rng, group, principle))
         roll = rng.random()
         if roll < 0.35:
-            sentences.append(_short_form(rng, rng.choice(cited)))
+            sentences.append(st.short_form(rng.choice(cited), rng, "train"))
         elif roll < 0.5:
             sentences.append(f"See {statutes(rng, court, 1)[0]}.")
         elif roll < 0.7:
@@ -120,7 +120,7 @@ def generate_passage(seed: int, index: int) -> Passage:
 
 def _citing_sentence(rng: random.Random, group: list[Authority], p: str) -> str:
     """One sentence citing one or two cases, its shape drawn at random."""
-    full = [a.full(rng.randint(1, 30) if rng.random() < 0.5 else None) for a in group]
+    full = [st.authority_full(a, rng) for a in group]
     P = p[0].upper() + p[1:]
 
     def paren() -> str:
@@ -147,12 +147,4 @@ def _citing_sentence(rng: random.Random, group: list[Authority], p: str) -> str:
         lambda: f"{P}: {f1}{paren()}.",
         lambda: f"That is why {f1}, {rng.choice(VERDICTS)} here: {p}.",
     ))()
-
-
-def _short_form(rng: random.Random, a: Authority) -> str:
-    """A short form of a case already cited, as training opinions write them (some with a parenthetical): not a
-    citation to list."""
-    pin = a.page + rng.randint(1, 30)
-    return rng.choice(st.SHORT_FORMS["train"]).format(short=a.short_form(pin - a.page), pin=pin,
-                                                      supra=f"{a.short}, supra, at {pin}")
 

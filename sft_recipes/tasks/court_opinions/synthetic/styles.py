@@ -252,4 +252,12 @@ def authority_full(a: Authority, rng: random.Random) -> str:
     return a.full(rng.randint(1, 30) if rng.random() < 0.5 else None)
 
 
+def short_form(a: Authority, rng: random.Random, styles: str) -> str:
+    """A short-form sentence for a case already cited in full ("Id. at 463.", "Smith, supra, at 463 (same)."): not a
+    citation to list."""
+    pin = a.page + rng.randint(1, 30)
+    return rng.choice(SHORT_FORMS[styles]).format(short=a.short_form(pin - a.page), pin=pin,
+                                                  supra=f"{a.short}, supra, at {pin}")
+
+
 CLOSINGS = {"train": ("It is so ordered.", "SO ORDERED.", "", "All concur."), "heldout": ("IT IS SO ORDERED.", "")}
