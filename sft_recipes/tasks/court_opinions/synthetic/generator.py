@@ -205,7 +205,7 @@ class _Writer:
             if laws and rng.random() < 0.5:
                 sentences.append(rng.choice(st.STATUTE_SENTENCES).format(s=laws.pop(), p=self._principle(principles)))
             if self.cited and rng.random() < 0.7:
-                sentences.append(st.short_form(self.rng.choice(self.cited), self.rng, self.styles))
+                sentences.append(st.short_form(rng.choice(self.cited), rng, self.styles))
             short = words + sum(len(x.split()) for x in sentences) >= self.target - 120
             if not short or rng.random() < 0.5:
                 sentences.append(f"{self._cap(self._principle(principles))}.")
