@@ -161,7 +161,8 @@ def _run_prepare(recipe: Recipe, verbose: bool = True) -> Prepared:
 
 
 def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any], list[dict]]:
-    """Leak-free splits; train and validation conversations of one document joined when ``group_turns`` is on."""
+    """Leak-free splits; train and validation conversations of one document joined when ``group_turns: true``
+    (``branches`` joins them after tokenizing: _tokenize_splits)."""
     from sft_recipes.data.group_turns import merge_groups
     from sft_recipes.data.load import split_conversations
 
@@ -170,7 +171,7 @@ def _split(recipe: Recipe, loaded) -> tuple[dict[str, list[dict]], dict[str, Any
     splits, overlap = split_conversations(loaded.rows, recipe.data, seed)
     rejects += list(overlap.pop("rejects", []))
     overlap["total"] = overlap["shared_groups"] + overlap["shared_content"] + overlap["shared_prompts"]
-    if recipe.data.group_turns:  # the test split stays single-turn: every task is evaluated on its own
+    if recipe.data.group_turns is True:  # the test split stays single-turn: every task is evaluated on its own
         for name in ("train", "validation"):
             splits[name] = merge_groups(splits.get(name, []), seed)
     return splits, overlap, rejects
@@ -181,14 +182,17 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
     ``min_response_tokens`` become rejects."""
     from sft_recipes.chat.masking import IGNORE_INDEX
     from sft_recipes.chat.tokenize import tokenize_dataset
+    from sft_recipes.data.branches import merge_branches
 
     data = recipe.data
     names = [name for name in SPLITS if splits.get(name)]
     rows = [row for name in names for row in splits[name]]
     split_of = [name for name in names for _ in splits[name]]
     num_proc = recipe.training.dataset_num_proc or (min(os.cpu_count() or 1, 4) if len(rows) > 20000 else None)
+    branches = data.group_turns == "branches"
     done = tokenize_dataset(
-        rows, tokenizer, template, num_proc=num_proc, keep_columns=("task",), split_of=split_of,
+        rows, tokenizer, template, num_proc=num_proc, keep_columns=("task", "group") if branches else ("task",),
+        split_of=split_of,
         max_length=recipe.training.max_length, length_policy=data.length_policy, **data.labelling_options())
     result = _Tokenized(rejects=list(done.rejects), truncated=done.truncated,
                         multi_turn={"rows": done.layouts, "conversations": done.conversations, "notes": done.notes})
@@ -209,7 +213,11 @@ def _tokenize_splits(recipe: Recipe, splits: dict[str, list[dict]], tokenizer, t
             kept = kept.select([i for i, r in enumerate(own) if r not in short])
             own = [r for r in own if r not in short]
         splits[name] = [rows[i] for i in dict.fromkeys(own)]  # conversations kept, in order
-        result.datasets[name] = kept.remove_columns("row_index")
+        kept = kept.remove_columns("row_index")
+        if branches:  # the test split stays single-turn: every task is evaluated on its own
+            kept = merge_branches(kept, recipe.training.max_length) if name != "test" else \
+                kept.remove_columns("group")
+        result.datasets[name] = kept
     return result
 
 

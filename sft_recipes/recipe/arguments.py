@@ -15,6 +15,7 @@ from sft_recipes.tasks.court_opinions.arguments import CourtOpinionArguments
 TRAIN_ON = ("assistant", "all", "last_assistant")
 LENGTH_POLICIES = ("drop", "truncate", "error")
 MULTI_TURN = ("auto", "whole", "per_turn")
+GROUP_TURNS = (False, True, "branches")
 SYSTEM_MESSAGE = ("auto", "merge", "reject")
 FORMATS = ("auto", "alpaca", "sharegpt", "messages", "prompt_completion", "text", "court_opinions")
 
@@ -117,10 +118,12 @@ class DataArguments(CourtOpinionArguments):
     )
     min_response_tokens: int = field(default=1, metadata={"help": "drop rows whose responses have fewer tokens"})
     dedupe: bool = field(default=True, metadata={"help": "drop exact duplicates (normalised content)"})
-    group_turns: bool = field(
+    group_turns: bool | str = field(
         default=False,
-        metadata={"help": "train/validation: join the single-turn rows of one group (one document's questions) "
-                          "into one multi-turn conversation, so the shared document is read once"},
+        metadata={"help": "train/validation: read the shared document of one group's single-turn rows (one "
+                          "document's questions) once: true joins them into one multi-turn conversation; branches "
+                          "keeps each row as it is asked alone, its own tokens a branch after the shared ones (false | true | "
+                          "branches)"},
     )
     validation_size: float = field(
         default=0.1, metadata={"help": "fraction of rows held out for validation (1 and more: a number of rows)"})
@@ -135,6 +138,8 @@ class DataArguments(CourtOpinionArguments):
             raise RecipeError(unknown_value("train_on", self.train_on, TRAIN_ON))
         if self.length_policy not in LENGTH_POLICIES:
             raise RecipeError(unknown_value("length_policy", self.length_policy, LENGTH_POLICIES))
+        if self.group_turns not in GROUP_TURNS:
+            raise RecipeError(unknown_value("group_turns", self.group_turns, ["false", "true", "branches"]))
         for key, allowed in (("multi_turn", MULTI_TURN), ("system_message", SYSTEM_MESSAGE)):
             value = getattr(self, key)
             if value not in allowed:

@@ -1,6 +1,7 @@
 """Which attention a run trains with, when the recipe leaves ``attn_implementation`` unset.
 
     padding-free batches on a CPU   varlen_sdpa (varlen_attention.py): each example attends alone, sum L^2
+    branch rows on a CPU            varlen_sdpa: each branch sees its shared prefix and itself
     padding-free batches on CUDA    flash_attention_2 when the flash-attn package is installed (its varlen kernels)
     anything else                   transformers' default (sdpa)
 
@@ -47,13 +48,13 @@ def attention_at_load(model_args: Any, args: Any) -> str | None:
     return None
 
 
-def use_varlen_on_cpu(model, model_args: Any, args: Any) -> bool:
-    """Switch a loaded model to per-example attention when it trains padding-free batches on a CPU with the
-    default attention; returns whether it did. Models that do not take flash attention's varlen arguments keep
-    sdpa (correct, at (sum L)^2 cost)."""
+def use_varlen_on_cpu(model, model_args: Any, args: Any, branches: bool = False) -> bool:
+    """Switch a loaded model to per-example attention when it trains padding-free batches or branch rows
+    (``group_turns: branches``) on a CPU with the default attention; returns whether it did. Models that do not
+    take flash attention's varlen arguments keep sdpa (correct, at (sum L)^2 cost: branch rows then carry a mask)."""
     from sft_recipes.train.varlen_attention import register, supports_varlen
 
-    if model_args.attn_implementation or not padding_free_batches(args) or not trains_on_cpu(args):
+    if model_args.attn_implementation or not (padding_free_batches(args) or branches) or not trains_on_cpu(args):
         return False
     if model.config._attn_implementation != "sdpa" or not supports_varlen(model):
         return False

@@ -75,7 +75,8 @@ def load_training_model(recipe: Recipe, tokenizer, new_token_ids: list[int], tem
         if torch.cuda.is_available():
             kwargs["device_map"] = {"": PartialState().local_process_index}
     model = load_model(recipe.model.model_name_or_path, dtype=dtype, **kwargs)
-    use_varlen_on_cpu(model, recipe.model, recipe.training)  # padding-free batches on a CPU: sum L^2 attention
+    # padding-free batches or branch rows on a CPU: per-example attention
+    use_varlen_on_cpu(model, recipe.model, recipe.training, branches=recipe.data.group_turns == "branches")
     if len(tokenizer) > model.get_input_embeddings().weight.shape[0]:
         # New special tokens (ChatML on a base model): new rows start at the mean embedding, and are trained.
         model.resize_token_embeddings(len(tokenizer), mean_resizing=True)
@@ -116,11 +117,35 @@ def checkpointing_for(trainer, recipe: Recipe, train_ds):
     return policy
 
 
+def check_branches(recipe: Recipe) -> None:
+    """Branch rows (``group_turns: branches``) carry their own positions: no padding-free batching or packing
+    (TRL would renumber them) and no flash attention (it cannot see a shared prefix)."""
+    if recipe.data.group_turns != "branches":
+        return
+    from sft_recipes.train.attention_choice import padding_free_batches
+
+    if padding_free_batches(recipe.training) or recipe.training.packing:
+        raise SFTRecipesError("group_turns: branches takes padded batches: set padding_free and packing to false")
+    if "flash" in str(recipe.model.attn_implementation or ""):
+        raise SFTRecipesError(f"group_turns: branches needs sdpa or eager attention (a shared prefix is a mask "
+                              f"flash attention cannot take), not {recipe.model.attn_implementation}")
+
+
+def has_sliding_window(model) -> bool:
+    """Whether some attention layer sees only a window (one [length, length] mask cannot say that per layer)."""
+    config = model.config.get_text_config()
+    layer_types = getattr(config, "layer_types", None)
+    if layer_types:
+        return any("sliding" in t or "chunk" in t for t in layer_types)
+    return bool(getattr(config, "sliding_window", None) and getattr(config, "use_sliding_window", True))
+
+
 def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     from sft_recipes.train.checkpointing_policy import sharded_training
     from sft_recipes.train.run_log import MetricsLogger
     from sft_recipes.train.trainer import SFTRecipesTrainer
 
+    check_branches(recipe)
     model = load_training_model(recipe, prepared.tokenizer, prepared.new_token_ids, prepared.template)
     peft_config = lora_config(recipe.model, prepared.new_token_ids, model)
     train_ds = prepared.dataset["train"]
@@ -136,6 +161,16 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
     per_batch_checkpointing = recipe.activation_checkpointing_auto and not sharded_training(args)
     if per_batch_checkpointing:
         args.activation_checkpointing = False  # the trainer decides before each batch (checkpointing_policy.py)
+    collator = None
+    if recipe.data.group_turns == "branches":
+        from sft_recipes.train.branch_batches import BranchCollator
+        from sft_recipes.train.varlen_attention import NAME as VARLEN
+
+        masked = model.config._attn_implementation != VARLEN
+        if masked and has_sliding_window(model):
+            raise SFTRecipesError("group_turns: branches with sliding-window attention layers needs the per-example "
+                                  "attention of a CPU run; use group_turns: true on this model")
+        collator = BranchCollator(prepared.tokenizer.pad_token_id, args.pad_to_multiple_of, attention_mask=masked)
     trainer = SFTRecipesTrainer(
         model=model,
         args=args,
@@ -143,6 +178,7 @@ def build_trainer(recipe: Recipe, prepared, callbacks: list | None = None):
         eval_dataset=eval_ds,
         processing_class=prepared.tokenizer,
         peft_config=peft_config,
+        data_collator=collator,
         callbacks=[MetricsLogger(Path(args.output_dir) / "metrics.jsonl"), *(callbacks or [])],
     )
     if per_batch_checkpointing:

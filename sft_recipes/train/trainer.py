@@ -106,6 +106,13 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
         batch = self.args.train_batch_size * self.args.gradient_accumulation_steps
         return LengthWindowSampler(lengths, batch, self.args.seed)
 
+    def _set_signature_columns_if_needed(self):
+        # TRL keeps input_ids, labels and seq_lengths of a tokenized dataset; branch rows (group_turns: branches)
+        # also carry the position_ids that say which tokens each branch shares
+        super()._set_signature_columns_if_needed()
+        if "position_ids" not in self._signature_columns:
+            self._signature_columns = [*self._signature_columns, "position_ids"]
+
     def _scores_labelled_only(self, inputs, return_outputs: bool) -> bool:
         labels = inputs.get("labels")
         return (
@@ -158,9 +165,10 @@ class SFTRecipesTrainer(ResumableTrainerMixin, SFTTrainer):
         self._metrics[mode]["entropy"].append((entropy_sum / num_valid).item() if num_valid > 0 else 0.0)
         self._metrics[mode]["mean_token_accuracy"].append((correct / num_valid).item() if num_valid > 0 else 0.0)
         if mode == "train":
-            if "attention_mask" in inputs:
-                local = inputs["attention_mask"].sum()
-            else:  # padding-free: one row of real tokens
-                local = torch.tensor(inputs["position_ids"].size(1), device=log_probs.device)
+            mask = inputs.get("attention_mask")
+            if mask is not None and mask.dim() == 2:
+                local = mask.sum()
+            else:  # padding-free (one row of real tokens) or branch rows (padded on the right)
+                local = torch.tensor(inputs["input_ids"].numel(), device=log_probs.device)
             self._total_train_tokens += gather(local).sum().item() // self._tp_size
         self._metrics[mode]["num_tokens"] = [self._total_train_tokens]

@@ -17,6 +17,9 @@ and ``AttentionMaskInterface``, nothing patched) that does on a CPU what flash a
   (``sliding_window`` as a band within the example); a batch with a mask, or queries that are not the keys (decoding
   with a cache), goes to transformers' ``sdpa_attention_forward`` unchanged.
 
+A span whose positions restart at a value P > 0 instead of 0 is a branch (``group_turns: branches``,
+data/branches.py): it sees the first P tokens of its example (the shared prefix) and itself, causally.
+
 So it follows flash attention's contract: it is chosen only for models that support flash attention (they pass
 ``position_ids``, ``cu_seq_lens_*`` and ``sliding_window`` to the attention function) and have no chunked attention.
 Checked by tests/test_varlen_attention.py: the loss and every gradient of a padding-free batch equal those of the same
@@ -101,12 +104,20 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, dropout: fl
     if attention_mask is not None or query.shape[2] != key.shape[2] or kwargs.get("position_bias") is not None:
         return sdpa_attention_forward(module, query, key, value, attention_mask, dropout=dropout, scaling=scaling,
                                       is_causal=is_causal, **kwargs)
-    bounds = example_bounds(query.shape[0], query.shape[2], kwargs.get("cu_seq_lens_q"), kwargs.get("position_ids"))
+    position_ids = kwargs.get("position_ids")
+    bounds = example_bounds(query.shape[0], query.shape[2], kwargs.get("cu_seq_lens_q"), position_ids)
     gqa = query.shape[1] != key.shape[1]
     rows = []
     for b, spans in enumerate(bounds):
-        parts = [_attend(query[b:b + 1, :, s:e], key[b:b + 1, :, s:e], value[b:b + 1, :, s:e], causal, dropout,
-                         scaling, sliding_window, gqa) for s, e in spans]
+        parts = []
+        for start, trunk_end, branches in _examples(spans, position_ids, b):
+            parts.append(_attend(query[b:b + 1, :, start:trunk_end], key[b:b + 1, :, start:trunk_end],
+                                 value[b:b + 1, :, start:trunk_end], causal, dropout, scaling, sliding_window, gqa))
+            if branches:  # every branch of the example in one call: its queries, the example's keys
+                end = branches[-1][1]
+                parts.append(_attend_branches(query[b:b + 1, :, trunk_end:end], key[b:b + 1, :, start:end],
+                                              value[b:b + 1, :, start:end], start, branches, dropout, scaling,
+                                              sliding_window, gqa))
         rows.append(parts[0] if len(parts) == 1 else torch.cat(parts, dim=2))
     out = rows[0] if len(rows) == 1 else torch.cat(rows, dim=0)
     return out.transpose(1, 2).contiguous(), None
@@ -120,6 +131,42 @@ def _attend(q, k, v, causal: bool, dropout: float, scale, sliding_window, gqa: b
         return F.scaled_dot_product_attention(q, k, v, attn_mask=band, dropout_p=dropout, scale=scale,
                                               enable_gqa=gqa)
     return F.scaled_dot_product_attention(q, k, v, dropout_p=dropout, scale=scale, is_causal=causal and length > 1,
+                                          enable_gqa=gqa)
+
+
+def _examples(spans, position_ids, row: int):
+    """(start, end of the first span, [(s, e, shared) of its branches]) per example of a row: a span whose positions
+    restart at 0 starts an example, one restarting at P > 0 is a branch sharing the example's first P tokens."""
+    out: list[tuple[int, int, list[tuple[int, int, int]]]] = []
+    for s, e in spans:
+        shared = 0 if position_ids is None or s == 0 else \
+            int(position_ids[row if position_ids.shape[0] > 1 else 0, s])
+        if shared == 0 or not out:
+            out.append((s, e, []))
+            continue
+        start, trunk_end, branches = out[-1]
+        if shared > trunk_end - start:
+            raise ValueError(f"a branch restarts at position {shared} after a prefix of {trunk_end - start} tokens")
+        branches.append((s, e, shared))
+    return out
+
+
+def _attend_branches(q, k, v, start: int, branches, dropout: float, scale, sliding_window, gqa: bool):
+    """The branches' queries over the example's keys: each sees the prefix it shares and itself, causally."""
+    q_pos, k_pos, q_branch, k_branch = [], [torch.arange(branches[0][0] - start)], [], [torch.full(
+        (branches[0][0] - start,), -1)]
+    for n, (s, e, shared) in enumerate(branches):
+        q_pos.append(torch.arange(shared, shared + e - s))
+        k_pos.append(torch.arange(shared, shared + e - s))
+        q_branch.append(torch.full((e - s,), n))
+        k_branch.append(torch.full((e - s,), n))
+    q_pos, k_pos, q_branch, k_branch = (torch.cat(t).to(q.device) for t in (q_pos, k_pos, q_branch, k_branch))
+    shares = torch.tensor([shared for _, _, shared in branches], device=q.device)[q_branch]
+    in_prefix = (k_branch[None, :] < 0) & (k_pos[None, :] < shares[:, None])
+    allowed = (in_prefix | (k_branch[None, :] == q_branch[:, None])) & (k_pos[None, :] <= q_pos[:, None])
+    if sliding_window is not None:
+        allowed &= k_pos[None, :] > q_pos[:, None] - sliding_window
+    return F.scaled_dot_product_attention(q, k, v, attn_mask=allowed, dropout_p=dropout, scale=scale,
                                           enable_gqa=gqa)
 
 
