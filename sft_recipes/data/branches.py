@@ -20,7 +20,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-IGNORE_INDEX = -100
+from sft_recipes.chat.masking import IGNORE_INDEX
+
 MIN_SHARED_TOKENS = 32  # a shorter common start (a system prompt alone) is not worth a branch row
 
 

@@ -10,6 +10,7 @@ The document is found as the text all the group's user turns start (or end) with
 question.
 The question order is shuffled per group (seeded), so every question also appears first, next to the document,
 as it does in single-turn use. Rows that are not single-turn, or groups of one, pass through unchanged.
+``group_turns: branches`` (branches.py) reads the document once too, and asks every question as it is asked alone.
 """
 
 from __future__ import annotations

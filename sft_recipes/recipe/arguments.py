@@ -122,8 +122,8 @@ class DataArguments(CourtOpinionArguments):
         default=False,
         metadata={"help": "train/validation: read the shared document of one group's single-turn rows (one "
                           "document's questions) once: true joins them into one multi-turn conversation; branches "
-                          "keeps each row as it is asked alone, its own tokens a branch after the shared ones (false | true | "
-                          "branches)"},
+                          "keeps each row as it is asked alone, its own tokens a branch after the shared ones "
+                          "(false | true | branches)"},
     )
     validation_size: float = field(
         default=0.1, metadata={"help": "fraction of rows held out for validation (1 and more: a number of rows)"})

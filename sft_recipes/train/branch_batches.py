@@ -13,9 +13,9 @@ from typing import Any
 
 import torch
 
+from sft_recipes.chat.masking import IGNORE_INDEX
 from sft_recipes.train.varlen_attention import example_bounds
 
-IGNORE_INDEX = -100
 
 
 class BranchCollator:
