@@ -72,14 +72,12 @@ def merge_branches(dataset, max_length: int | None, group_column: str = "group")
     branches pass ``max_length``), in the order each group first appears; the group column is dropped."""
     from datasets import Dataset
 
-    groups: dict[Any, list[int]] = {}
-    for index, group in enumerate(dataset[group_column]):
-        groups.setdefault(group if group not in (None, "") else ("row", index), []).append(index)
+    groups: dict[Any, list[dict[str, Any]]] = {}
+    for index, row in enumerate(dataset.to_list()):  # read once, not row by row from Arrow
+        group = row.pop(group_column)
+        groups.setdefault(group if group not in (None, "") else ("row", index), []).append(row)
     merged: list[dict[str, Any]] = []
-    for members in groups.values():
-        rows = [dataset[i] for i in members]
-        for row in rows:
-            row.pop(group_column, None)
+    for rows in groups.values():
         merged += branch_rows(rows, max_length)
     if not merged:
         return dataset.remove_columns(group_column).add_column("position_ids", [])

@@ -14,8 +14,7 @@ from typing import Any
 import torch
 
 from sft_recipes.chat.masking import IGNORE_INDEX
-from sft_recipes.train.varlen_attention import example_bounds
-
+from sft_recipes.train.varlen_attention import example_bounds, example_branches
 
 
 class BranchCollator:
@@ -52,12 +51,9 @@ def branch_mask(position_ids: torch.Tensor) -> torch.Tensor:
     mask = torch.zeros((batch, length, length), dtype=torch.bool)
     causal = torch.ones((length, length), dtype=torch.bool).tril()
     for row, spans in enumerate(example_bounds(batch, length, position_ids=position_ids)):
-        start = 0
-        for s, e in spans:
-            shared = int(position_ids[row, s])
-            if shared == 0:
-                start = s
-            else:
+        for start, trunk_end, branches in example_branches(spans, position_ids, row):
+            mask[row, start:trunk_end, start:trunk_end] = causal[: trunk_end - start, : trunk_end - start]
+            for s, e, shared in branches:
                 mask[row, s:e, start:start + shared] = True
-            mask[row, s:e, s:e] = causal[: e - s, : e - s]
+                mask[row, s:e, s:e] = causal[: e - s, : e - s]
     return mask

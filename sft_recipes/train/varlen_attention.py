@@ -110,7 +110,7 @@ def varlen_sdpa_attention(module, query, key, value, attention_mask, dropout: fl
     rows = []
     for b, spans in enumerate(bounds):
         parts = []
-        for start, trunk_end, branches in _examples(spans, position_ids, b):
+        for start, trunk_end, branches in example_branches(spans, position_ids, b):
             parts.append(_attend(query[b:b + 1, :, start:trunk_end], key[b:b + 1, :, start:trunk_end],
                                  value[b:b + 1, :, start:trunk_end], causal, dropout, scaling, sliding_window, gqa))
             if branches:  # every branch of the example in one call: its queries, the example's keys
@@ -134,7 +134,7 @@ def _attend(q, k, v, causal: bool, dropout: float, scale, sliding_window, gqa: b
                                           enable_gqa=gqa)
 
 
-def _examples(spans, position_ids, row: int):
+def example_branches(spans, position_ids, row: int):
     """(start, end of the first span, [(s, e, shared) of its branches]) per example of a row: a span whose positions
     restart at 0 starts an example, one restarting at P > 0 is a branch sharing the example's first P tokens."""
     out: list[tuple[int, int, list[tuple[int, int, int]]]] = []
