@@ -136,6 +136,8 @@ def test_prepare_branches_holds_the_single_turn_rows(tmp_path, tiny_model_dir):
     assert sorted(key(r) for row in b for r in _unbranch(row)) == sorted(key(r) for r in a)
     assert sum(len(x) for x in b["input_ids"]) < 0.4 * sum(len(x) for x in a["input_ids"])
     assert branched.dataset["test"].column_names == single.dataset["test"].column_names
+    report = (branched.directory / "report.md").read_text()
+    assert report.count("--- branch 6: sees the first") == 3  # the report's three sample rows
 
 
 def test_training_on_branches_uses_per_example_attention(tmp_path, tiny_model_dir):
@@ -171,3 +173,35 @@ def test_one_mask_cannot_hold_sliding_windows():
 
     assert has_sliding_window(_model(_qwen2_sliding(16), "sdpa"))
     assert not has_sliding_window(_model(_llama(), "sdpa"))
+
+
+def test_report_preview_shows_each_branch_as_its_row(smol_tokenizer):
+    """The prepare report's sample of a branch row: the shared tokens, then each branch under its own line; the
+    shared tokens followed by a branch read exactly as that row's own preview."""
+    import copy
+
+    from sft_recipes.chat.preview import BRANCH_MARK, preview_text
+    from sft_recipes.chat.templates import setup_chat_template
+    from sft_recipes.chat.tokenize import tokenize_conversation
+
+    tokenizer = copy.deepcopy(smol_tokenizer)
+    info = setup_chat_template(tokenizer, "auto")
+    document = "The court reviewed the order de novo and found that the notice was timely served. " * 3
+    rows = []
+    for question, answer in [("Who won?", "The plaintiff."), ("Which court?", "The Court of Appeals."),
+                             ("Disposition?", "REVERSED")]:
+        row = tokenize_conversation(tokenizer, [{"role": "user", "content": f"{document}\n\n{question}"},
+                                                {"role": "assistant", "content": answer}], info=info)
+        rows.append({"input_ids": row.input_ids, "labels": row.labels})
+    merged = branch_rows(rows, max_length=None)
+    assert len(merged) == 1
+    text = preview_text(tokenizer, merged, n=1)
+    body = text.split("\n", 1)[1]
+    shared = shared_length([r["input_ids"] for r in rows], [r["labels"] for r in rows])
+    marks = [BRANCH_MARK.format(number=k, shared=shared) for k in (1, 2, 3)]
+    assert all(body.count(m) == 1 for m in marks)
+    prefix, *branches = body.replace(marks[1], marks[0]).replace(marks[2], marks[0]).split(f"\n{marks[0]}\n")
+    assert len(branches) == 3 and "[[" not in prefix
+    for row, branch in zip(rows, branches):
+        assert prefix + branch == preview_text(tokenizer, [row], n=1).split("\n", 1)[1]
+    assert preview_text(tokenizer, rows[:1], n=1).count("--- branch") == 0  # a row without branches

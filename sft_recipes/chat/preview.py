@@ -29,6 +29,7 @@ STYLES = {
     "end_of_turn": "bold green reverse",
 }
 OPEN_MARK, CLOSE_MARK = "[[", "]]"
+BRANCH_MARK = "--- branch {number}: sees the first {shared} tokens and itself ---"
 
 
 def _header(title: str, row: dict[str, Any]) -> str:
@@ -69,19 +70,33 @@ def _classes(tokenizer, row: dict[str, Any]) -> list[str]:
 
 
 def preview_text(tokenizer, rows: Iterable[dict[str, Any]], n: int = 3) -> str:
-    """Plain text for logs and tests: trained spans wrapped in ``[[ ]]``, decoded span by span."""
+    """Plain text for logs and tests: trained spans wrapped in ``[[ ]]``, decoded span by span. A branch row
+    (``group_turns: branches``) shows a ``BRANCH_MARK`` line where each branch starts."""
+    from sft_recipes.data.branches import branch_starts
+
     blocks = []
     for index, row in enumerate(_first(rows, n)):
         ids, labels = row["input_ids"], row["labels"]
-        pieces, cursor = [], 0
-        for start, end in trained_spans(labels):
-            pieces.append(tokenizer.decode(ids[cursor:start]))
-            pieces.append(OPEN_MARK + tokenizer.decode(ids[start:end]) + CLOSE_MARK)
-            cursor = end
-        pieces.append(tokenizer.decode(ids[cursor:]))
+        starts = branch_starts(row["position_ids"]) if row.get("position_ids") is not None else []
+        cuts = [0, *(i for i, _ in starts), len(ids)]
+        pieces = []
+        for number, (begin, end) in enumerate(zip(cuts, cuts[1:])):
+            if number:
+                pieces.append("\n" + BRANCH_MARK.format(number=number, shared=starts[number - 1][1]) + "\n")
+            pieces += _marked(tokenizer, ids[begin:end], labels[begin:end])
         source = f" {row['source']}" if row.get("source") else ""
         blocks.append(_header(f"row {index + 1}{source}", row) + "\n" + "".join(pieces))
     return "\n\n".join(blocks)
+
+
+def _marked(tokenizer, ids: Sequence[int], labels: Sequence[int]) -> list[str]:
+    pieces, cursor = [], 0
+    for start, end in trained_spans(list(labels)):
+        pieces.append(tokenizer.decode(ids[cursor:start]))
+        pieces.append(OPEN_MARK + tokenizer.decode(ids[start:end]) + CLOSE_MARK)
+        cursor = end
+    pieces.append(tokenizer.decode(ids[cursor:]))
+    return pieces
 
 
 def explained_rows(tokenizer, template, conversations: list[dict[str, Any]], options: dict[str, Any], limit: int
