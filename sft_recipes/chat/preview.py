@@ -72,12 +72,10 @@ def _classes(tokenizer, row: dict[str, Any]) -> list[str]:
 def preview_text(tokenizer, rows: Iterable[dict[str, Any]], n: int = 3) -> str:
     """Plain text for logs and tests: trained spans wrapped in ``[[ ]]``, decoded span by span. A branch row
     (``group_turns: branches``) shows a ``BRANCH_MARK`` line where each branch starts."""
-    from sft_recipes.data.branches import branch_starts
-
     blocks = []
     for index, row in enumerate(_first(rows, n)):
         ids, labels = row["input_ids"], row["labels"]
-        starts = branch_starts(row["position_ids"]) if row.get("position_ids") is not None else []
+        starts = _branch_starts(row["position_ids"]) if row.get("position_ids") is not None else []
         cuts = [0, *(i for i, _ in starts), len(ids)]
         pieces = []
         for number, (begin, end) in enumerate(zip(cuts, cuts[1:])):
@@ -87,6 +85,22 @@ def preview_text(tokenizer, rows: Iterable[dict[str, Any]], n: int = 3) -> str:
         source = f" {row['source']}" if row.get("source") else ""
         blocks.append(_header(f"row {index + 1}{source}", row) + "\n" + "".join(pieces))
     return "\n\n".join(blocks)
+
+
+def _branch_starts(position_ids: Sequence[int]) -> list[tuple[int, int]]:
+    """(index, shared) of every branch of a stored row, the first (which goes on from the shared prefix) included,
+    read as the attention reads them (varlen_attention.py)."""
+    import torch
+
+    from sft_recipes.train.varlen_attention import example_bounds, example_branches
+
+    positions = torch.as_tensor([list(position_ids)])
+    starts: list[tuple[int, int]] = []
+    for start, _, branches in example_branches(example_bounds(1, positions.shape[1], position_ids=positions)[0],
+                                               positions, 0):
+        if branches:
+            starts += [(start + branches[0][2], branches[0][2]), *((s, shared) for s, _, shared in branches)]
+    return starts
 
 
 def _marked(tokenizer, ids: Sequence[int], labels: Sequence[int]) -> list[str]:

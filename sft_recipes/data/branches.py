@@ -63,15 +63,6 @@ def branch_rows(rows: Sequence[dict[str, Any]], max_length: int | None) -> list[
     return out
 
 
-def branch_starts(position_ids: Sequence[int]) -> list[tuple[int, int]]:
-    """(index, shared) of every branch of a stored row, the first one (which goes on from the shared prefix) included;
-    [] for a row without branches. The inverse of ``branch_rows`` for showing a row; training reads the same
-    positions in varlen_attention.py."""
-    restarts = [(i, p) for i, (prev, p) in enumerate(zip(position_ids, position_ids[1:]), start=1)
-                if p != prev + 1 and p > 0]
-    return [(restarts[0][1], restarts[0][1]), *restarts] if restarts else []
-
-
 def _single(row: dict[str, Any]) -> dict[str, Any]:
     return {**row, "position_ids": list(range(len(row["input_ids"])))}
 
